@@ -1,0 +1,100 @@
+"""Record scoping: the one mechanism every page and API read goes through.
+
+Policy (DESIGN §1), for records that carry an owner and a team:
+
+| role | reads | writes |
+|---|---|---|
+| admin | everything | everything |
+| manager | own records and every record of the teams they manage, with their sub-teams | the same |
+| SDR | own records and their team's | own records |
+| account executive, key account manager | own records | own records |
+| viewer | records of the teams granted to them (with sub-teams) | nothing |
+
+Apps build ``visible_<entities>(user)`` and ``editable_<entities>(user)`` from ``scope_q``. Records
+outside the read scope are answered with 404; a visible record the user may not change with 403.
+"""
+
+from collections.abc import Iterable
+
+from django.db.models import Q
+
+from keyfit.core.roles import Role
+
+_CACHE_ATTR = "_keyfit_scope_cache"
+
+
+def _team_tree() -> dict[int | None, list[int]]:
+    from keyfit.users.models import Team
+
+    children: dict[int | None, list[int]] = {}
+    for team_id, parent_id in Team.objects.values_list("id", "parent_id"):
+        children.setdefault(parent_id, []).append(team_id)
+    return children
+
+
+def team_subtree_ids(root_ids: Iterable[int], tree: dict[int | None, list[int]] | None = None) -> set[int]:
+    tree = tree if tree is not None else _team_tree()
+    seen: set[int] = set()
+    stack = list(root_ids)
+    while stack:
+        team_id = stack.pop()
+        if team_id in seen:
+            continue
+        seen.add(team_id)
+        stack.extend(tree.get(team_id, []))
+    return seen
+
+
+def _scope(user) -> dict:
+    """Per-request cache of the user's team ids for reading and writing."""
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is not None:
+        return cached
+    from keyfit.users.models import Team, ViewerGrant
+
+    read_teams: set[int] = set()
+    write_teams: set[int] = set()
+    if user.role == Role.MANAGER:
+        managed = list(Team.objects.filter(manager=user).values_list("id", flat=True))
+        if user.team_id:
+            managed.append(user.team_id)
+        read_teams = write_teams = team_subtree_ids(managed)
+    elif user.role == Role.SDR and user.team_id:
+        read_teams = {user.team_id}
+    elif user.role == Role.VIEWER:
+        granted = ViewerGrant.objects.filter(user=user).values_list("team_id", flat=True)
+        read_teams = team_subtree_ids(granted)
+    cached = {"read": read_teams, "write": write_teams}
+    setattr(user, _CACHE_ATTR, cached)
+    return cached
+
+
+def is_admin(user) -> bool:
+    return bool(user.is_authenticated and user.is_active and (user.role == Role.ADMIN or user.is_superuser))
+
+
+def scope_q(user, *, prefix: str = "", owner_field: str = "owner", team_field: str = "team", write: bool = False) -> Q:
+    """A Q object selecting the records `user` may read (or write, with ``write=True``).
+
+    ``prefix`` reaches the owner/team through a relation, e.g. ``"account__"`` for contacts.
+    """
+    if not (user and user.is_authenticated and user.is_active):
+        return Q(pk__in=[])
+    if is_admin(user):
+        return Q()
+    if write and user.role == Role.VIEWER:
+        return Q(pk__in=[])
+    teams = _scope(user)["write" if write else "read"]
+    q = Q(pk__in=[]) if user.role == Role.VIEWER else Q(**{f"{prefix}{owner_field}": user})
+    if teams:
+        q |= Q(**{f"{prefix}{team_field}__in": sorted(teams)})
+    return q
+
+
+def can_write(user) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.role != Role.VIEWER)
+
+
+def forget_scope(user) -> None:
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
