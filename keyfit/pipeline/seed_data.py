@@ -166,3 +166,49 @@ QUESTIONS = [
         "与其他供应商相比，您如何看待我们？",
     ),
 ]
+
+
+def seed_vocabulary(apps=None) -> None:
+    """Create or refresh the seeded rows (idempotent). `apps`: the migration state, else the live models.
+
+    Transactional tests flush the database; they call this again (fixture ``pipeline_vocabulary``).
+    """
+    if apps is None:
+        from django.apps import apps as live_apps
+
+        apps = live_apps
+    Stage = apps.get_model("pipeline", "Stage")
+    StageRequirement = apps.get_model("pipeline", "StageRequirement")
+    LostReason = apps.get_model("pipeline", "LostReason")
+    Question = apps.get_model("pipeline", "Question")
+    PipelineSettings = apps.get_model("pipeline", "PipelineSettings")
+    stages = {}
+    for code, en, zh, position, kind, probability, forecast in STAGES:
+        stages[code], _ = Stage.objects.get_or_create(
+            code=code,
+            defaults={
+                "name_en": en,
+                "name_zh_hans": zh,
+                "position": position,
+                "kind": kind,
+                "default_probability": probability,
+                "forecast_category": forecast,
+            },
+        )
+    if not StageRequirement.objects.exists():
+        for stage, requirement, when in STAGE_REQUIREMENTS:
+            StageRequirement.objects.create(stage=stages[stage], requirement=requirement, when=when)
+    for code, en, zh, position in LOST_REASONS:
+        LostReason.objects.get_or_create(code=code, defaults={"name_en": en, "name_zh_hans": zh, "position": position})
+    for position, (code, category, letter, en, zh) in enumerate(QUESTIONS, start=1):
+        Question.objects.get_or_create(
+            code=code,
+            defaults={
+                "name_en": en,
+                "name_zh_hans": zh,
+                "position": position * 10,
+                "category": category,
+                "meddpicc": letter,
+            },
+        )
+    PipelineSettings.objects.get_or_create(pk=1)

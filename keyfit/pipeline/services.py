@@ -148,7 +148,9 @@ def opportunity_create(
 
 def _lock(opportunity: Opportunity | int) -> Opportunity:
     pk = opportunity.pk if isinstance(opportunity, Opportunity) else opportunity
-    return Opportunity.objects.select_for_update().select_related("stage", "account").get(pk=pk)
+    # No joins in the locking query: PostgreSQL re-checks a join condition against the old row of the
+    # joined table after waiting for a concurrent update, and would then return no row at all.
+    return Opportunity.objects.select_for_update().get(pk=pk)
 
 
 @transaction.atomic
