@@ -51,3 +51,10 @@ def access_activity(user, pk, *, write: bool = False) -> Activity:
     if write and not editable_activities(user).filter(pk=activity.pk).exists():
         raise PermissionDenied()
     return activity
+
+
+def ensure_editable(user, opportunity) -> None:
+    """Raise PermissionDenied when a record just written would be outside `user`'s write scope
+    (called inside the write's transaction, so the write is rolled back)."""
+    if not can_edit_opportunity(user, opportunity):
+        raise PermissionDenied()
