@@ -1,6 +1,10 @@
 import pytest
 
-from keyfit.pipeline.tests.conftest import make_opportunity, pipeline_vocabulary  # noqa: F401
+from keyfit.pipeline.tests import conftest as pipeline_conftest
+
+# the pipeline's fixtures: seeded stages for transactional tests, and an opportunity builder
+pipeline_vocabulary = pipeline_conftest.pipeline_vocabulary
+make_opportunity = pipeline_conftest.make_opportunity
 
 
 @pytest.fixture
