@@ -1,7 +1,8 @@
 """/api/v1/value-cases: versions per opportunity, nested lines, computed figures in every response."""
 
 from django.urls import reverse
-from ninja import Query, Router, Schema
+from django.utils.translation import gettext_lazy as _
+from ninja import Query, Router, Schema, Status
 
 from keyfit.core.api_utils import PageOut, actor, api_page
 from keyfit.core.errors import NotFound, field_error
@@ -144,7 +145,7 @@ def create_case(request, payload: CaseCreateIn):
     data, lines = _split(payload)
     data.pop("opportunity", None)
     case = services.value_case_create(actor=user, opportunity=opportunity, data=data, lines=lines)
-    return 201, _detail(user, case.pk)
+    return Status(201, _detail(user, case.pk))
 
 
 @router.get("/value-cases/{case_id}", response=CaseOut)
@@ -175,14 +176,14 @@ def delete_case(request, case_id: int):
     user = actor(request)
     case = access_value_case(user, case_id, write=True)
     services.value_case_delete(actor=user, case=case)
-    return 204, None
+    return Status(204, None)
 
 
 def _add_line(request, case_id: int, kind: str, payload: Schema):
     user = actor(request)
     case = access_value_case(user, case_id, write=True)
     services.value_case_line_add(actor=user, case=case, kind=kind, data=payload.dict(exclude_unset=True))
-    return 201, _detail(user, case_id)
+    return Status(201, _detail(user, case_id))
 
 
 @router.post("/value-cases/{case_id}/drivers", response={201: CaseOut})
@@ -224,13 +225,13 @@ def send_case(request, case_id: int, payload: SendIn):
     case = access_value_case(user, case_id, write=True)
     contact = Contact.objects.filter(pk=payload.contact, account_id=case.opportunity.account_id).first()
     if contact is None:
-        raise field_error("contact", "Send the case to a contact of the opportunity's account.")
+        raise field_error("contact", _("Send the case to a contact of the opportunity's account."))
     case, token = services.value_case_send(actor=user, case=case, contact=contact, days=payload.days)
     from keyfit.core.models import SecureLink
 
     link = SecureLink.objects.filter(object_id=str(case.pk), purpose=services.LINK_PURPOSE).order_by("-id").first()
     url = request.build_absolute_uri(reverse("valuecase:customer", args=[case.pk, token]))
-    return 201, {"url": url, "token": token, "expires_at": link.expires_at, "case": _detail(user, case_id)}
+    return Status(201, {"url": url, "token": token, "expires_at": link.expires_at, "case": _detail(user, case_id)})
 
 
 @router.post("/value-cases/{case_id}/revoke", response=CaseOut)
@@ -268,4 +269,4 @@ def add_realised(request, case_id: int, payload: RealisationIn):
     services.realisation_add(
         actor=user, case=case, driver_id=payload.driver, on=payload.on, amount=payload.amount, note=payload.note
     )
-    return 201, list_realised(request, case_id)
+    return Status(201, list_realised(request, case_id))

@@ -352,5 +352,5 @@ def _render_customer(request, case, token, errors=None, status=200):
         }
         response = render(request, "valuecase/customer.html", context, status=status)
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"  # the token never leaves in a Referer to other sites
     return response
