@@ -51,13 +51,13 @@ def test_rep_builds_sends_customer_acknowledges_and_deal_is_won(deal, login, new
     from keyfit.valuecase.models import ValueCase
 
     rep, opp = deal
-    win = dict(
-        actor=rep,
-        signed_on=datetime.date(2026, 11, 25),
-        start_date=datetime.date(2026, 12, 1),
-        end_date=datetime.date(2027, 11, 30),
-        annual_recurring_value=Decimal("3500"),
-    )
+    win = {
+        "actor": rep,
+        "signed_on": datetime.date(2026, 11, 25),
+        "start_date": datetime.date(2026, 12, 1),
+        "end_date": datetime.date(2027, 11, 30),
+        "annual_recurring_value": Decimal("3500"),
+    }
     with pytest.raises(Conflict):
         opportunity_win(opportunity=opp, **win)
     opp.refresh_from_db()
