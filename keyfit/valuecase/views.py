@@ -98,7 +98,7 @@ def _case_context(request, case: ValueCase, **extra) -> dict:
         "currency": case.currency,
         "base": str(context["figures"]["net"]),
         "bars": context["sensitivity"][:12],
-        "labels": {"down": _("Input lowered"), "up": _("Input raised"), "net": _("Net value")},
+        "labels": {"down": _("Net value falls"), "up": _("Net value rises"), "net": _("Net value")},
     }
     context.update(extra)
     return context

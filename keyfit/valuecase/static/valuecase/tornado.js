@@ -18,16 +18,18 @@
       plus.push(Math.max(low, high));
     });
     var chart = window.echarts.init(holder);
+    var compact = new Intl.NumberFormat(document.documentElement.lang || undefined, { notation: "compact", maximumFractionDigits: 1 });
     var fmt = function (v) { return (base + v).toLocaleString(undefined, { maximumFractionDigits: 2 }) + " " + data.currency; };
     chart.setOption({
       animation: false,
-      grid: { left: 8, right: 24, top: 24, bottom: 24, containLabel: true },
+      grid: { left: 8, right: 24, top: 32, bottom: 36, containLabel: true },
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" },
         formatter: function (items) {
           return items[0].name + "<br>" + items.map(function (i) { return i.seriesName + ": " + fmt(i.value); }).join("<br>");
         } },
       legend: { data: [data.labels.down, data.labels.up] },
-      xAxis: { type: "value", name: data.labels.net, axisLabel: { formatter: function (v) { return fmt(v); } } },
+      xAxis: { type: "value", name: data.labels.net + " (" + data.currency + ")", nameLocation: "middle", nameGap: 28,
+        splitNumber: 4, axisLabel: { formatter: function (v) { return compact.format(base + v); } } },
       yAxis: { type: "category", data: labels, axisLabel: { width: 180, overflow: "truncate" } },
       series: [
         { name: data.labels.down, type: "bar", stack: "t", data: minus, itemStyle: { color: "#d9534f" } },
