@@ -10,25 +10,25 @@ from keyfit.valuecase import selectors, services
 from keyfit.valuecase.models import ValueCase
 from keyfit.valuecase.permissions import access_value_case
 from keyfit.valuecase.schemas import (
-    CaseCreateIn,
-    CaseOut,
-    CaseSummaryOut,
-    CaseUpdateIn,
-    CostIn,
-    DriverIn,
-    ItemIn,
-    RatingIn,
-    RealisationIn,
-    RealisationListOut,
-    SendIn,
-    SendOut,
+    VCCaseCreateIn,
+    VCCaseOut,
+    VCCaseSummaryOut,
+    VCCaseUpdateIn,
+    VCCostIn,
+    VCDriverIn,
+    VCItemIn,
+    VCRatingIn,
+    VCRealisationIn,
+    VCRealisationListOut,
+    VCSendIn,
+    VCSendOut,
 )
 
 router = Router(tags=["Value cases"])
 
 SETTINGS = services.SETTINGS_FIELDS
 LINE_KINDS = ("drivers", "costs", "ratings", "items")
-LINE_SCHEMAS = {"drivers": DriverIn, "costs": CostIn, "ratings": RatingIn, "items": ItemIn}
+LINE_SCHEMAS = {"drivers": VCDriverIn, "costs": VCCostIn, "ratings": VCRatingIn, "items": VCItemIn}
 
 
 def _figures(case):
@@ -124,7 +124,7 @@ class CaseFilter(Schema):
     limit: int | None = None
 
 
-@router.get("/value-cases", response=PageOut[CaseSummaryOut])
+@router.get("/value-cases", response=PageOut[VCCaseSummaryOut])
 def list_cases(request, filters: Query[CaseFilter]):
     qs = selectors.with_lines(
         selectors.value_case_list(
@@ -136,8 +136,8 @@ def list_cases(request, filters: Query[CaseFilter]):
     return page
 
 
-@router.post("/value-cases", response={201: CaseOut})
-def create_case(request, payload: CaseCreateIn):
+@router.post("/value-cases", response={201: VCCaseOut})
+def create_case(request, payload: VCCaseCreateIn):
     from keyfit.pipeline.permissions import access_opportunity
 
     user = actor(request)
@@ -148,12 +148,12 @@ def create_case(request, payload: CaseCreateIn):
     return Status(201, _detail(user, case.pk))
 
 
-@router.get("/value-cases/{case_id}", response=CaseOut)
+@router.get("/value-cases/{case_id}", response=VCCaseOut)
 def get_case(request, case_id: int):
     return _detail(actor(request), case_id)
 
 
-@router.get("/value-cases/{case_id}/versions", response=list[CaseSummaryOut])
+@router.get("/value-cases/{case_id}/versions", response=list[VCCaseSummaryOut])
 def list_versions(request, case_id: int):
     user = actor(request)
     case = access_value_case(user, case_id)
@@ -161,8 +161,8 @@ def list_versions(request, case_id: int):
     return [case_summary(c) for c in qs]
 
 
-@router.put("/value-cases/{case_id}", response=CaseOut)
-def update_case(request, case_id: int, payload: CaseUpdateIn):
+@router.put("/value-cases/{case_id}", response=VCCaseOut)
+def update_case(request, case_id: int, payload: VCCaseUpdateIn):
     user = actor(request)
     case = access_value_case(user, case_id, write=True)
     data, lines = _split(payload)
@@ -186,27 +186,27 @@ def _add_line(request, case_id: int, kind: str, payload: Schema):
     return Status(201, _detail(user, case_id))
 
 
-@router.post("/value-cases/{case_id}/drivers", response={201: CaseOut})
-def add_driver(request, case_id: int, payload: DriverIn):
+@router.post("/value-cases/{case_id}/drivers", response={201: VCCaseOut})
+def add_driver(request, case_id: int, payload: VCDriverIn):
     return _add_line(request, case_id, "drivers", payload)
 
 
-@router.post("/value-cases/{case_id}/costs", response={201: CaseOut})
-def add_cost(request, case_id: int, payload: CostIn):
+@router.post("/value-cases/{case_id}/costs", response={201: VCCaseOut})
+def add_cost(request, case_id: int, payload: VCCostIn):
     return _add_line(request, case_id, "costs", payload)
 
 
-@router.post("/value-cases/{case_id}/ratings", response={201: CaseOut})
-def add_rating(request, case_id: int, payload: RatingIn):
+@router.post("/value-cases/{case_id}/ratings", response={201: VCCaseOut})
+def add_rating(request, case_id: int, payload: VCRatingIn):
     return _add_line(request, case_id, "ratings", payload)
 
 
-@router.post("/value-cases/{case_id}/items", response={201: CaseOut})
-def add_item(request, case_id: int, payload: ItemIn):
+@router.post("/value-cases/{case_id}/items", response={201: VCCaseOut})
+def add_item(request, case_id: int, payload: VCItemIn):
     return _add_line(request, case_id, "items", payload)
 
 
-@router.delete("/value-cases/{case_id}/{kind}/{line_id}", response=CaseOut)
+@router.delete("/value-cases/{case_id}/{kind}/{line_id}", response=VCCaseOut)
 def delete_line(request, case_id: int, kind: str, line_id: int):
     if kind not in LINE_KINDS:
         raise NotFound()
@@ -216,8 +216,8 @@ def delete_line(request, case_id: int, kind: str, line_id: int):
     return _detail(user, case_id)
 
 
-@router.post("/value-cases/{case_id}/send", response={201: SendOut})
-def send_case(request, case_id: int, payload: SendIn):
+@router.post("/value-cases/{case_id}/send", response={201: VCSendOut})
+def send_case(request, case_id: int, payload: VCSendIn):
     """Freeze the version and create the customer link. The token is returned once and never again."""
     from keyfit.accounts.models import Contact
 
@@ -234,7 +234,7 @@ def send_case(request, case_id: int, payload: SendIn):
     return Status(201, {"url": url, "token": token, "expires_at": link.expires_at, "case": _detail(user, case_id)})
 
 
-@router.post("/value-cases/{case_id}/revoke", response=CaseOut)
+@router.post("/value-cases/{case_id}/revoke", response=VCCaseOut)
 def revoke_links(request, case_id: int):
     user = actor(request)
     case = access_value_case(user, case_id, write=True)
@@ -242,7 +242,7 @@ def revoke_links(request, case_id: int):
     return _detail(user, case_id)
 
 
-@router.post("/value-cases/{case_id}/close", response=CaseOut)
+@router.post("/value-cases/{case_id}/close", response=VCCaseOut)
 def close_case(request, case_id: int):
     user = actor(request)
     case = access_value_case(user, case_id, write=True)
@@ -250,7 +250,7 @@ def close_case(request, case_id: int):
     return _detail(user, case_id)
 
 
-@router.get("/value-cases/{case_id}/realised", response=RealisationListOut)
+@router.get("/value-cases/{case_id}/realised", response=VCRealisationListOut)
 def list_realised(request, case_id: int):
     user = actor(request)
     case = access_value_case(user, case_id, queryset=selectors.with_lines(ValueCase.objects.all()))
@@ -262,8 +262,8 @@ def list_realised(request, case_id: int):
     return {"items": items, "realised": summary.realised, "cv_at_close": summary.cv_at_close, "rate": summary.rate}
 
 
-@router.post("/value-cases/{case_id}/realised", response={201: RealisationListOut})
-def add_realised(request, case_id: int, payload: RealisationIn):
+@router.post("/value-cases/{case_id}/realised", response={201: VCRealisationListOut})
+def add_realised(request, case_id: int, payload: VCRealisationIn):
     user = actor(request)
     case = access_value_case(user, case_id, write=True)
     services.realisation_add(

@@ -6,7 +6,7 @@ from decimal import Decimal
 from ninja import Schema
 
 
-class DriverIn(Schema):
+class VCDriverIn(Schema):
     contributor: str = ""
     description: str = ""
     activity: str = ""
@@ -18,7 +18,7 @@ class DriverIn(Schema):
     confidence: str = "medium"
 
 
-class CostIn(Schema):
+class VCCostIn(Schema):
     kind: str = ""
     description: str = ""
     amount: Decimal | None = None
@@ -26,20 +26,20 @@ class CostIn(Schema):
     basis: str = ""
 
 
-class RatingIn(Schema):
+class VCRatingIn(Schema):
     contact: int | None = None
     product: int | None = None
     kpi: int | None = None
     service: int | None = None
 
 
-class ItemIn(Schema):
+class VCItemIn(Schema):
     kind: str = ""
     description: str = ""
     amount: Decimal | None = None
 
 
-class CaseSettingsIn(Schema):
+class VCCaseSettingsIn(Schema):
     summary: str | None = None
     internal_notes: str | None = None
     weight_product: Decimal | None = None
@@ -48,33 +48,33 @@ class CaseSettingsIn(Schema):
     perception_override: Decimal | None = None
     perception_override_reason: str | None = None
     horizon_months: int | None = None
-    drivers: list[DriverIn] | None = None
-    costs: list[CostIn] | None = None
-    ratings: list[RatingIn] | None = None
-    items: list[ItemIn] | None = None
+    drivers: list[VCDriverIn] | None = None
+    costs: list[VCCostIn] | None = None
+    ratings: list[VCRatingIn] | None = None
+    items: list[VCItemIn] | None = None
 
 
-class CaseCreateIn(CaseSettingsIn):
+class VCCaseCreateIn(VCCaseSettingsIn):
     opportunity: int
 
 
-class CaseUpdateIn(CaseSettingsIn):
+class VCCaseUpdateIn(VCCaseSettingsIn):
     version: int
 
 
-class SendIn(Schema):
+class VCSendIn(Schema):
     contact: int
     days: int = 30
 
 
-class RealisationIn(Schema):
+class VCRealisationIn(Schema):
     driver: int
     on: datetime.date | None = None
     amount: Decimal
     note: str = ""
 
 
-class FiguresOut(Schema):
+class VCFiguresOut(Schema):
     pv: Decimal
     sv: Decimal
     av: Decimal
@@ -93,7 +93,7 @@ class FiguresOut(Schema):
     horizon_months: int
 
 
-class DriverOut(Schema):
+class VCDriverOut(Schema):
     id: int
     contributor: str
     description: str
@@ -106,7 +106,7 @@ class DriverOut(Schema):
     confidence: str
 
 
-class CostOut(Schema):
+class VCCostOut(Schema):
     id: int
     kind: str
     description: str
@@ -115,7 +115,7 @@ class CostOut(Schema):
     basis: str
 
 
-class RatingOut(Schema):
+class VCRatingOut(Schema):
     id: int
     contact: int | None
     product: int
@@ -123,14 +123,14 @@ class RatingOut(Schema):
     service: int
 
 
-class ItemOut(Schema):
+class VCItemOut(Schema):
     id: int
     kind: str
     description: str
     amount: Decimal
 
 
-class SensitivityOut(Schema):
+class VCSensitivityOut(Schema):
     key: str
     kind: str
     label: str
@@ -140,7 +140,7 @@ class SensitivityOut(Schema):
     swing: Decimal
 
 
-class AcknowledgementOut(Schema):
+class VCAcknowledgementOut(Schema):
     contact: int
     contact_name: str
     at: datetime.datetime
@@ -148,13 +148,13 @@ class AcknowledgementOut(Schema):
     net_value: Decimal
 
 
-class CommentOut(Schema):
+class VCCommentOut(Schema):
     contact_name: str
     body: str
     at: datetime.datetime
 
 
-class CaseSummaryOut(Schema):
+class VCCaseSummaryOut(Schema):
     id: int
     opportunity: int
     number: int
@@ -163,10 +163,10 @@ class CaseSummaryOut(Schema):
     version: int
     compliance_flag: bool
     updated_at: datetime.datetime
-    figures: FiguresOut
+    figures: VCFiguresOut
 
 
-class CaseOut(CaseSummaryOut):
+class VCCaseOut(VCCaseSummaryOut):
     summary: str
     internal_notes: str
     weight_product: Decimal
@@ -176,23 +176,23 @@ class CaseOut(CaseSummaryOut):
     perception_override_reason: str
     sent_to: int | None
     sent_at: datetime.datetime | None
-    drivers: list[DriverOut]
-    costs: list[CostOut]
-    ratings: list[RatingOut]
-    items: list[ItemOut]
-    sensitivity: list[SensitivityOut]
-    acknowledgement: AcknowledgementOut | None
-    comments: list[CommentOut]
+    drivers: list[VCDriverOut]
+    costs: list[VCCostOut]
+    ratings: list[VCRatingOut]
+    items: list[VCItemOut]
+    sensitivity: list[VCSensitivityOut]
+    acknowledgement: VCAcknowledgementOut | None
+    comments: list[VCCommentOut]
 
 
-class SendOut(Schema):
+class VCSendOut(Schema):
     url: str
     token: str
     expires_at: datetime.datetime
-    case: CaseOut
+    case: VCCaseOut
 
 
-class RealisationOut(Schema):
+class VCRealisationOut(Schema):
     id: int
     driver: int
     on: datetime.date
@@ -200,8 +200,8 @@ class RealisationOut(Schema):
     note: str
 
 
-class RealisationListOut(Schema):
-    items: list[RealisationOut]
+class VCRealisationListOut(Schema):
+    items: list[VCRealisationOut]
     realised: Decimal
     cv_at_close: Decimal | None
     rate: Decimal | None
