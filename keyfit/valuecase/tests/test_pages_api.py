@@ -170,14 +170,14 @@ def test_query_budgets(case, org, api_client_for, django_assert_max_num_queries)
             data={"kind": "implementation", "amount": "10", "basis_kind": "formula", "basis": "b"},
         )
     client = _client(org.east_manager)
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(15):
         assert client.get(reverse("valuecase:detail", args=[case.pk])).status_code == 200
     api = api_client_for(org.east_manager)
-    with django_assert_max_num_queries(18):
+    with django_assert_max_num_queries(11):
         assert api.get(f"/api/v1/value-cases/{case.pk}").status_code == 200
-    with django_assert_max_num_queries(18):
+    with django_assert_max_num_queries(10):
         assert api.get("/api/v1/value-cases").status_code == 200
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(8):
         assert client.get(reverse("valuecase:list")).status_code == 200
 
 
