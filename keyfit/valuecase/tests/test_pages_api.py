@@ -227,3 +227,29 @@ def test_account_fragment(case, org):
     html = render_to_string("valuecase/_account_value.html", {"value": summary})
     assert "0.2000" in html
     assert account_value_summary(org.south_ae, case.opportunity.account)["rows"] == []
+
+
+def test_ratings_only_for_contacts_of_the_account(case, org, make_opportunity, api_client_for):
+    foreign = make_opportunity(org.ae, name="Elsewhere").account.contacts.first()
+    draft = case
+    r = api_client_for(org.ae).post(
+        f"/api/v1/value-cases/{draft.pk}/ratings",
+        {"contact": foreign.pk, "product": 3, "kpi": 3, "service": 3},
+        content_type="application/json",
+    )
+    assert r.status_code == 422 and "contact" in r.json()["fields"]
+    assert draft.ratings.count() == 1  # the overall rating only
+
+
+def test_send_is_refused_to_readers_and_outsiders(case, org, api_client_for):
+    contact = case.opportunity.account.contacts.first()
+    for role, status in (("viewer", 403), ("sdr", 403), ("south_manager", 404)):
+        r = api_client_for(getattr(org, role)).post(
+            f"/api/v1/value-cases/{case.pk}/send", {"contact": contact.pk}, content_type="application/json"
+        )
+        assert r.status_code == status
+    case.refresh_from_db()
+    assert case.state == "draft"
+    from keyfit.core.models import SecureLink
+
+    assert not SecureLink.objects.exists()
