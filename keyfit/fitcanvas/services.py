@@ -243,6 +243,7 @@ def wave_public(wave: Wave) -> dict[str, Any]:
 
 @transaction.atomic
 def wave_delete(*, wave: Wave, actor) -> None:
+    wave = Wave.objects.select_for_update().get(pk=wave.pk)
     if wave.status != WaveStatus.DRAFT:
         raise Conflict(_("Only a draft wave can be deleted."))
     for rater in wave.raters.all():
@@ -253,6 +254,7 @@ def wave_delete(*, wave: Wave, actor) -> None:
 
 @transaction.atomic
 def rater_add(*, wave: Wave, actor, user=None, contact=None, role_label: str = "") -> Rater:
+    wave = Wave.objects.select_for_update().get(pk=wave.pk)
     if wave.status == WaveStatus.CLOSED:
         raise Conflict(_("A closed wave cannot be changed."))
     if (user is None) == (contact is None):
@@ -409,6 +411,7 @@ def wave_close(*, wave: Wave, actor) -> Wave:
 @transaction.atomic
 def wave_share(*, wave: Wave, actor, items: list[str]) -> Wave:
     """Choose the customer-side aggregates shown on the customer raters' links after closing."""
+    wave = Wave.objects.select_for_update().get(pk=wave.pk)
     unknown = [i for i in items if i not in ShareItem.values]
     if unknown:
         raise field_error("items", _("Unknown aggregate: %(items)s") % {"items": ", ".join(unknown)})

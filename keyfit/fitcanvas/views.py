@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -13,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from keyfit.accounts.permissions import editable_accounts, visible_contacts
-from keyfit.core.errors import DomainError, NotFound, RateLimited
+from keyfit.core.errors import DomainError, NotFound, PermissionDenied, RateLimited
 from keyfit.core.pagination import keyset_page
 from keyfit.core.permissions import can_write
 from keyfit.core.securelinks import client_address
@@ -196,7 +197,7 @@ def respond(request, token: str):
 @login_required
 def answer(request, wave_id: int):
     """The in-app questionnaire of a supplier rater (supplier phrasing)."""
-    wave = selectors.access_wave(request.user, wave_id)
+    wave = _access(request, wave_id)
     rater = selectors.supplier_rater_for(wave, request.user)
     if rater is None:
         raise Http404()
@@ -231,6 +232,8 @@ def _access(request, wave_id: int, write: bool = False):
         return selectors.access_wave(request.user, wave_id, write=write)
     except NotFound:
         raise Http404() from None
+    except PermissionDenied:
+        raise DjangoPermissionDenied() from None
 
 
 @login_required
@@ -241,7 +244,7 @@ def wave_list(request):
     if can_write(request.user):
         form = WaveForm(
             request.POST or None,
-            accounts=editable_accounts(request.user).order_by("name")[:500],
+            accounts=editable_accounts(request.user).order_by("name"),
             templates=selectors.template_list(request.user),
         )
         if request.method == "POST" and form.is_valid():

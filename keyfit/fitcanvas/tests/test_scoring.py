@@ -29,7 +29,12 @@ def r2(x):
 def test_worked_wave_pure():
     r = worked_results()
     assert r["validated"] is True
-    assert r["headline"] == {"side": "customer", "overall": pytest.approx(3.1667), "band": "cooperative", "label": "validated"}
+    assert r["headline"] == {
+        "side": "customer",
+        "overall": pytest.approx(3.1667),
+        "band": "cooperative",
+        "label": "validated",
+    }
     assert r2(r["sides"]["customer"]["overall"]) == 3.17
     assert r2(r["sides"]["supplier"]["overall"]) == 3.44
     assert {k: r2(v) for k, v in r["sides"]["customer"]["levels"].items()} == {"PLAN": 3.00, "EXEC": 3.33, "RES": 3.17}
@@ -76,8 +81,16 @@ def test_boundaries_of_classes_and_bands():
     assert scoring.gap_class(Fraction(1)) == "significant"
     assert scoring.gap_class(Fraction(-1)) == "significant"
     assert [scoring.maturity_band(Fraction(x, 100)) for x in (100, 179, 180, 259, 260, 339, 340, 419, 420, 500)] == [
-        "exploratory", "exploratory", "basic", "basic", "cooperative", "cooperative", "interdependent",
-        "interdependent", "integrated", "integrated",
+        "exploratory",
+        "exploratory",
+        "basic",
+        "basic",
+        "cooperative",
+        "cooperative",
+        "interdependent",
+        "interdependent",
+        "integrated",
+        "integrated",
     ]
     assert scoring.r_wg([Fraction(1), Fraction(5)]) == 0  # 1 − 8/2 clamped at 0
     assert scoring.r_wg([Fraction(3)]) is None
@@ -85,7 +98,9 @@ def test_boundaries_of_classes_and_bands():
 
 def test_horizon_mismatch_and_persistent_bias():
     first = worked_results()
-    raters = [RaterIn(i, "supplier", "long") for i in range(3)] + [RaterIn(10 + i, "customer", "short") for i in range(2)]
+    raters = [RaterIn(i, "supplier", "long") for i in range(3)] + [
+        RaterIn(10 + i, "customer", "short") for i in range(2)
+    ]
     answers = []
     for element, (supplier, customer) in WORKED.items():
         for i, v in enumerate(supplier):

@@ -51,8 +51,15 @@ def test_seeded_default_template_has_27_statements():
     template = QuestionnaireTemplate.objects.get(is_default=True)
     assert template.statements.count() == 27
     assert set(template.statements.values_list("element", flat=True)) == {
-        "PLAN_STRATEGY", "PLAN_RELATIONSHIPS", "PLAN_COMMUNICATION", "EXEC_SOLUTIONS", "EXEC_PROCESSES",
-        "EXEC_SYSTEMS", "RES_TALENT", "RES_STRUCTURE", "RES_KNOWLEDGE",
+        "PLAN_STRATEGY",
+        "PLAN_RELATIONSHIPS",
+        "PLAN_COMMUNICATION",
+        "EXEC_SOLUTIONS",
+        "EXEC_PROCESSES",
+        "EXEC_SYSTEMS",
+        "RES_TALENT",
+        "RES_STRUCTURE",
+        "RES_KNOWLEDGE",
     }
     st1 = template.statements.get(code="ST1")
     assert st1.customer_en == "This supplier understands our strategic priorities for the next three years."
@@ -99,7 +106,9 @@ def test_wave_over_wave_deltas_and_persistent_bias(org):
     assert [t["name"] for t in r["trend"]] == ["Q1", "Q2"]
 
 
-def test_invite_emails_each_customer_in_their_language_and_returns_links_once(org, api_client_for, django_capture_on_commit_callbacks):
+def test_invite_emails_each_customer_in_their_language_and_returns_links_once(
+    org, api_client_for, django_capture_on_commit_callbacks
+):
     account = AccountFactory(owner=org.kam, team=org.kam.team)
     zh = ContactFactory(account=account, language="zh-hans", email="zh@customer.example")
     en = ContactFactory(account=account, language="en", email="en@customer.example")
@@ -125,10 +134,14 @@ def test_invite_emails_each_customer_in_their_language_and_returns_links_once(or
     old_url = links[0]["url"]
     with django_capture_on_commit_callbacks(execute=True):
         again = client.post(
-            f"/api/v1/fit/waves/{wave.pk}/invite", {"rater_ids": [links[0]["rater_id"]]}, content_type="application/json"
+            f"/api/v1/fit/waves/{wave.pk}/invite",
+            {"rater_ids": [links[0]["rater_id"]]},
+            content_type="application/json",
         ).json()["links"]
     assert again[0]["url"] != old_url
-    assert client.get(old_url.replace("http://testserver/fit/r/", "/api/v1/fit/respond/").rstrip("/")).status_code == 404
+    assert (
+        client.get(old_url.replace("http://testserver/fit/r/", "/api/v1/fit/respond/").rstrip("/")).status_code == 404
+    )
 
 
 def test_remind_only_raters_who_have_not_submitted(org, django_capture_on_commit_callbacks):
@@ -168,9 +181,13 @@ def test_stale_wave_edit_gets_409_with_current_values(org, api_client_for):
         {"account_id": account.pk, "name": "Q3", "due_date": str(timezone.localdate() + datetime.timedelta(days=7))},
         content_type="application/json",
     ).json()
-    ok = client.patch(f"/api/v1/fit/waves/{created['id']}", {"version": 1, "name": "Q3 review"}, content_type="application/json")
+    ok = client.patch(
+        f"/api/v1/fit/waves/{created['id']}", {"version": 1, "name": "Q3 review"}, content_type="application/json"
+    )
     assert ok.status_code == 200 and ok.json()["version"] == 2
-    stale = client.patch(f"/api/v1/fit/waves/{created['id']}", {"version": 1, "name": "Other"}, content_type="application/json")
+    stale = client.patch(
+        f"/api/v1/fit/waves/{created['id']}", {"version": 1, "name": "Other"}, content_type="application/json"
+    )
     assert stale.status_code == 409
     assert stale.json()["current"]["name"] == "Q3 review"
 
@@ -182,7 +199,8 @@ def test_supplier_rater_answers_in_the_app_with_supplier_phrasing(org, api_clien
     first = q["elements"][0]["statements"][0]
     assert first["text"].startswith("The customer would say we understand")
     saved = client.put(
-        f"/api/v1/fit/waves/{wave.pk}/answers", {"answers": {str(first["id"]): 4}, "horizon": "long"},
+        f"/api/v1/fit/waves/{wave.pk}/answers",
+        {"answers": {str(first["id"]): 4}, "horizon": "long"},
         content_type="application/json",
     ).json()
     assert saved["elements"][0]["statements"][0]["answer"] == 4 and saved["answered"] == 1
@@ -196,20 +214,35 @@ def test_template_versions_are_frozen_once_used_and_copies_leave_past_waves_alon
     admin = api_client_for(org.admin)
     st1 = template.statements.get(code="ST1")
     frozen = admin.patch(
-        f"/api/v1/fit/templates/{template.pk}/statements/{st1.pk}", {"customer_en": "x"}, content_type="application/json"
+        f"/api/v1/fit/templates/{template.pk}/statements/{st1.pk}",
+        {"customer_en": "x"},
+        content_type="application/json",
     )
     assert frozen.status_code == 409
     copy = admin.post(f"/api/v1/fit/templates/{template.pk}/copy").json()
     assert copy["version_number"] == 2 and len(copy["statements"]) == 27
     st1_copy = next(s for s in copy["statements"] if s["code"] == "ST1")
-    assert admin.patch(
-        f"/api/v1/fit/templates/{copy['id']}/statements/{st1_copy['id']}", {"customer_en": "Reworded"},
-        content_type="application/json",
-    ).json()["customer_en"] == "Reworded"
-    assert admin.post(f"/api/v1/fit/templates/{copy['id']}/statements/{st1_copy['id']}/retire").json()["retired"] is True
+    assert (
+        admin.patch(
+            f"/api/v1/fit/templates/{copy['id']}/statements/{st1_copy['id']}",
+            {"customer_en": "Reworded"},
+            content_type="application/json",
+        ).json()["customer_en"]
+        == "Reworded"
+    )
+    assert (
+        admin.post(f"/api/v1/fit/templates/{copy['id']}/statements/{st1_copy['id']}/retire").json()["retired"] is True
+    )
     added = admin.post(
         f"/api/v1/fit/templates/{copy['id']}/statements",
-        {"code": "ST4", "element": "PLAN_STRATEGY", "supplier_en": "a", "supplier_zh_hans": "甲", "customer_en": "b", "customer_zh_hans": "乙"},
+        {
+            "code": "ST4",
+            "element": "PLAN_STRATEGY",
+            "supplier_en": "a",
+            "supplier_zh_hans": "甲",
+            "customer_en": "b",
+            "customer_zh_hans": "乙",
+        },
         content_type="application/json",
     )
     assert added.status_code == 201
