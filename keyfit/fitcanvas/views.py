@@ -147,7 +147,7 @@ def _questionnaire_page(request, *, rater: Rater, lang: str, base_url: str, temp
         }
         response = render(request, template, context, status=status)
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     response["Content-Language"] = payload["language"]
     return response
 
