@@ -250,7 +250,7 @@ def answers_put(request, wave_id: int, payload: AnswersIn, lang: str | None = No
     rater = _my_rater(request, wave_id)
     if not can_write(actor(request)):
         raise PermissionDenied()
-    services.answers_save(
+    rater = services.answers_save(
         rater=rater,
         actor=actor(request),
         answers=payload.answers,
@@ -274,7 +274,7 @@ def respond_get(request, token: str, lang: str | None = None):
 def respond_put(request, token: str, payload: AnswersIn, lang: str | None = None):
     client = client_address(request)
     rater = services.respondent_resolve(token=token, client=client)
-    services.answers_save(
+    rater = services.answers_save(
         rater=rater,
         actor=None,
         answers=payload.answers,

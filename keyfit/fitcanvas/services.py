@@ -4,7 +4,7 @@ import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
@@ -16,7 +16,6 @@ from keyfit.core.models import AuditEvent, SecureLink
 from keyfit.core.securelinks import (
     secure_link_issue,
     secure_link_resolve,
-    secure_link_target,
     secure_links_revoke_for,
 )
 from keyfit.fitcanvas import selectors
@@ -431,9 +430,10 @@ def wave_share(*, wave: Wave, actor, items: list[str]) -> Wave:
 def respondent_resolve(*, token: str, client: str = "-") -> Rater:
     """The customer rater behind a link: unknown, expired, revoked or foreign tokens → the same NotFound."""
     link = secure_link_resolve(purpose=LINK_PURPOSE, token=token, client=client)
-    rater = secure_link_target(link, Rater)
-    rater = Rater.objects.select_related("wave", "wave__account", "contact").get(pk=rater.pk)
-    if rater.side != Side.CUSTOMER or rater.wave.status == WaveStatus.DRAFT:
+    if link.content_type.model_class() is not Rater:
+        raise NotFound()
+    rater = Rater.objects.select_related("wave", "wave__account", "contact").filter(pk=link.object_id).first()
+    if rater is None or rater.side != Side.CUSTOMER or rater.wave.status == WaveStatus.DRAFT:
         raise NotFound()
     return rater
 
@@ -452,6 +452,17 @@ def respondent_audit(*, rater: Rater, verb: str, client: str = "-") -> None:
     )
 
 
+def _wave_status_share_locked(wave_id: int) -> str:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT status FROM fitcanvas_wave WHERE id = %s FOR SHARE", [wave_id])
+            row = cursor.fetchone()
+        if row is None:
+            raise NotFound()
+        return row[0]
+    return Wave.objects.values_list("status", flat=True).get(pk=wave_id)  # SQLite: writers are serialised
+
+
 @transaction.atomic
 def answers_save(
     *,
@@ -463,7 +474,14 @@ def answers_save(
     client: str = "-",
 ) -> Rater:
     """Upsert the rater's answers (score 1–5, 0 or None = don't know) while the wave is open; audited."""
-    rater = Rater.objects.select_for_update().select_related("wave").get(pk=rater.pk)
+    # The rater's row serialises that rater's saves; the wave row is share-locked so that a concurrent close
+    # (which takes it FOR UPDATE) waits for in-flight saves and no save lands after the frozen snapshot.
+    rater = (
+        Rater.objects.select_for_update(of=("self",))
+        .select_related("wave", "wave__account", "contact", "user")
+        .get(pk=rater.pk)
+    )
+    rater.wave.status = _wave_status_share_locked(rater.wave_id)
     if rater.wave.status != WaveStatus.OPEN:
         raise Conflict(_("This assessment is closed; answers can no longer be changed."))
     valid_ids = set(
