@@ -2,23 +2,15 @@
 Chinese, one in English; one saves and returns before submitting); the KAM closes it and reads the results."""
 
 import datetime
-import importlib
 
 import pytest
-from django.apps import apps
 from django.utils import timezone
 
 from keyfit.core.roles import Role
+from keyfit.fitcanvas.tests.factories import ensure_default_template
 from keyfit.users.tests.factories import UserFactory
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-
-
-def ensure_default_template():
-    from keyfit.fitcanvas.models import QuestionnaireTemplate
-
-    if not QuestionnaireTemplate.objects.filter(is_default=True).exists():  # flushed by transactional tests
-        importlib.import_module("keyfit.fitcanvas.migrations.0002_default_questionnaire").seed(apps, None)
 
 
 def answer_element(page, score: str, *, next_label: str) -> None:

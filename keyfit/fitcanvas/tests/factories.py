@@ -1,4 +1,5 @@
 import datetime
+import importlib
 
 import factory
 from django.utils import timezone
@@ -91,3 +92,13 @@ def make_worked_wave(kam, *, account=None, name="Worked wave"):
     for i, rater in enumerate(c_raters):
         answer_all(rater, {e: v[1][i] for e, v in WORKED.items()})
     return wave
+
+
+def ensure_default_template() -> None:
+    """Transactional tests start from a flushed database: put the seeded questionnaire back."""
+    from django.apps import apps
+
+    from keyfit.fitcanvas.models import QuestionnaireTemplate
+
+    if not QuestionnaireTemplate.objects.filter(is_default=True).exists():
+        importlib.import_module("keyfit.fitcanvas.migrations.0002_default_questionnaire").seed(apps, None)
