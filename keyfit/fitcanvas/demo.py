@@ -128,7 +128,9 @@ def seed(ctx: DemoContext) -> str:
         if closed:
             wave = services.wave_close(wave=wave, actor=kam)
             services.wave_share(wave=wave, actor=kam, items=["overall", "levels", "strengths"])
-            Wave.objects.filter(pk=wave.pk).update(due_date=today - datetime.timedelta(days=30 * months_ago))
+            due = today - datetime.timedelta(days=30 * months_ago)
+            wave.results["trend"][-1]["date"] = due.isoformat()  # the demo back-dates the wave after closing
+            Wave.objects.filter(pk=wave.pk).update(due_date=due, results=wave.results)
         waves.append(wave)
     ctx.data["fit_waves"] = waves
     ctx.data["fit_account"] = account
