@@ -184,6 +184,14 @@ def raters_remove(request, wave_id: int, rater_id: int):
     return 204, None
 
 
+@router.post("/waves/{wave_id}/raters/{rater_id}/revoke-link", response={204: None})
+def raters_revoke_link(request, wave_id: int, rater_id: int):
+    """Disable the rater's personal link now; inviting the rater again issues a new one."""
+    wave = selectors.access_wave(actor(request), wave_id, write=True)
+    services.rater_link_revoke(rater=get_object_or_404(Rater, wave=wave, pk=rater_id), actor=actor(request))
+    return 204, None
+
+
 @router.post("/waves/{wave_id}/open", response=WaveDetailOut)
 def waves_open(request, wave_id: int):
     wave = services.wave_open(wave=selectors.access_wave(actor(request), wave_id, write=True), actor=actor(request))

@@ -282,6 +282,16 @@ def rater_remove(*, rater: Rater, actor) -> None:
 
 
 @transaction.atomic
+def rater_link_revoke(*, rater: Rater, actor) -> int:
+    """Disable a customer rater's link at once (a new invitation issues a new one)."""
+    count = secure_links_revoke_for(purpose=LINK_PURPOSE, target=rater)
+    audit_record(
+        actor=actor, instance=rater, action=AuditEvent.Action.OTHER, verb="revoke_link", extra={"links": count}
+    )
+    return count
+
+
+@transaction.atomic
 def wave_open(*, wave: Wave, actor) -> Wave:
     wave = Wave.objects.select_for_update().get(pk=wave.pk)
     if wave.status != WaveStatus.DRAFT:

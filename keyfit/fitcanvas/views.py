@@ -382,6 +382,10 @@ def wave_action(request, wave_id: int, action: str):
                 services.rater_add(
                     wave=wave, actor=request.user, contact=contact, role_label=request.POST.get("role_label", "")
                 )
+        elif action == "revoke-link":
+            rater = get_object_or_404(Rater, wave=wave, pk=request.POST.get("rater"))
+            services.rater_link_revoke(rater=rater, actor=request.user)
+            messages.success(request, _("The link of %(name)s no longer works.") % {"name": rater.display_name})
         elif action == "delete":
             services.wave_delete(wave=wave, actor=request.user)
             return HttpResponseRedirect(reverse("fitcanvas:waves"))

@@ -204,3 +204,15 @@ def test_respondent_never_sees_supplier_ratings_others_notes_or_other_accounts(s
                 yield from keys(v)
 
     assert not [k for k in keys(data) if "supplier" in str(k) or "gap" in str(k)]
+
+
+def test_the_kam_revokes_a_link_at_once(setup, org, api_client_for):
+    wave, rater, token, _ = setup
+    assert api(Client(), token).status_code == 200
+    response = api_client_for(org.kam).post(f"/api/v1/fit/waves/{wave.pk}/raters/{rater.pk}/revoke-link")
+    assert response.status_code == 204
+    assert api(Client(), token).status_code == 404
+    assert page(Client(), token).status_code == 404
+    assert AuditEvent.objects.filter(object_id=str(rater.pk), verb="revoke_link").exists()
+    viewer = api_client_for(org.viewer).post(f"/api/v1/fit/waves/{wave.pk}/raters/{rater.pk}/revoke-link")
+    assert viewer.status_code == 403
