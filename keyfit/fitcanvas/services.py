@@ -4,6 +4,7 @@ import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.urls import reverse
@@ -222,6 +223,7 @@ def wave_update(*, wave: Wave, actor, version: int, **fields: Any) -> Wave:
     if "due_date" in fields:
         SecureLink.objects.filter(
             purpose=LINK_PURPOSE,
+            content_type=ContentType.objects.get_for_model(Rater),
             object_id__in=[str(pk) for pk in wave.raters.values_list("pk", flat=True)],
             revoked_at__isnull=True,
         ).update(expires_at=_link_expiry(wave))

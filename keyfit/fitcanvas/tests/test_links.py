@@ -216,3 +216,12 @@ def test_the_kam_revokes_a_link_at_once(setup, org, api_client_for):
     assert AuditEvent.objects.filter(object_id=str(rater.pk), verb="revoke_link").exists()
     viewer = api_client_for(org.viewer).post(f"/api/v1/fit/waves/{wave.pk}/raters/{rater.pk}/revoke-link")
     assert viewer.status_code == 403
+
+
+def test_moving_the_due_date_moves_the_link_expiry(setup, org):
+    wave, rater, token, _ = setup
+    new_due = wave.due_date + datetime.timedelta(days=10)
+    services.wave_update(wave=wave, actor=org.kam, version=wave.version, due_date=new_due)
+    link = SecureLink.objects.get(purpose=services.LINK_PURPOSE, object_id=str(rater.pk), revoked_at__isnull=True)
+    assert link.expires_at.date() == new_due + datetime.timedelta(days=services.RESULTS_WINDOW_DAYS + 1)
+    assert api(Client(), token).status_code == 200
