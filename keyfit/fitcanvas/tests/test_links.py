@@ -225,3 +225,20 @@ def test_moving_the_due_date_moves_the_link_expiry(setup, org):
     link = SecureLink.objects.get(purpose=services.LINK_PURPOSE, object_id=str(rater.pk), revoked_at__isnull=True)
     assert link.expires_at.date() == new_due + datetime.timedelta(days=services.RESULTS_WINDOW_DAYS + 1)
     assert api(Client(), token).status_code == 200
+
+
+def test_respondent_endpoints_query_budget(setup, django_assert_max_num_queries):
+    _, _, token, _ = setup
+    client = Client()
+    with django_assert_max_num_queries(8):
+        body = api(client, token).json()
+    ids = [s["id"] for s in body["elements"][0]["statements"]]
+    with django_assert_max_num_queries(16):
+        response = client.put(
+            f"/api/v1/fit/respond/{token}",
+            {"answers": dict.fromkeys(map(str, ids), 4)},
+            content_type="application/json",
+        )
+    assert response.status_code == 200 and response.json()["answered"] == 3
+    with django_assert_max_num_queries(14):
+        assert page(client, token, step=3).status_code == 200
