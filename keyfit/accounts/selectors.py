@@ -1,0 +1,192 @@
+"""Reads of accounts and contacts. Every read starts from the user's scope (permissions.py).
+
+List pages are keyset pages in (name, id) order: with an equality filter on tier, lifecycle, owner or
+team the composite index (<filter>, name, id) serves both the filter and the order; without filters the
+(name, id) index does. The cursor also adds ``name >= <last name>`` so a deep page starts its index scan
+where the previous one stopped instead of walking from the beginning.
+
+Search (``q``) is a case-insensitive *prefix* match on ``lower(name)``, served by the expression index
+``account_lower_name_idx`` (on PostgreSQL with the C collation, as our databases use, a btree supports
+``LIKE 'abc%'``; with another collation add a ``varchar_pattern_ops`` index). ``match=contains`` looks
+for the text anywhere in the name, but only within a bounded window of ``CONTAINS_WINDOW`` rows per page
+(in list order); the "more" cursor continues after the window, so no request scans the whole table.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from keyfit.accounts.models import Account, Contact
+from keyfit.accounts.permissions import editable_accounts, editable_contacts, visible_accounts, visible_contacts
+from keyfit.core.errors import NotFound
+from keyfit.core.models import CustomFieldDefinition
+from keyfit.core.pagination import Page, decode_cursor, encode_cursor, keyset_page
+
+ORDER = ("name", "id")
+CONTAINS_WINDOW = 5000
+ACCOUNT_FILTERS = ("q", "match", "tier", "lifecycle", "industry", "country", "owner", "team", "cursor")
+CONTACT_FILTERS = ("q", "match", "account", "buying_role", "seniority", "cursor")
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _custom_filters(target: str, filters: dict[str, Any]) -> Q:
+    """``cf_<key>=<value>`` for single-choice and yes/no custom fields (JSON key lookups)."""
+    wanted = {k[3:]: v for k, v in filters.items() if k.startswith("cf_") and v not in (None, "")}
+    if not wanted:
+        return Q()
+    q = Q()
+    types = (CustomFieldDefinition.Type.CHOICE, CustomFieldDefinition.Type.BOOLEAN)
+    for d in CustomFieldDefinition.objects.filter(target=target, active=True, key__in=wanted, field_type__in=types):
+        value = wanted[d.key]
+        if d.field_type == CustomFieldDefinition.Type.BOOLEAN:
+            value = str(value).lower() in {"1", "true", "yes", "on"}
+        q &= Q(**{f"custom_fields__{d.key}": value})
+    return q
+
+
+def _search(qs, q: str, match: str):
+    q = (q or "").strip()
+    if not q:
+        return qs
+    if match == "contains":
+        return qs.filter(name__icontains=q)
+    return qs.alias(name_lower=Lower("name")).filter(name_lower__startswith=q.lower())
+
+
+def _page(qs, *, cursor: str | None, limit: int | None) -> Page:
+    limit = min(max(int(limit or settings.PAGE_SIZE), 1), settings.API_MAX_LIMIT)
+    if cursor:
+        values = decode_cursor(cursor, len(ORDER))
+        qs = qs.filter(name__gte=values[0])
+    return keyset_page(qs, order=ORDER, cursor=cursor, limit=limit)
+
+
+def _contains_page(base, q: str, *, cursor: str | None, limit: int | None) -> Page:
+    """Rows of `base` whose name contains `q`, looking at no more than CONTAINS_WINDOW rows per page."""
+    limit = min(max(int(limit or settings.PAGE_SIZE), 1), settings.API_MAX_LIMIT)
+    window = base
+    if cursor:
+        values = decode_cursor(cursor, len(ORDER))
+        window = window.filter(Q(name__gt=values[0]) | Q(name=values[0], id__gt=values[1]), name__gte=values[0])
+    edge = list(window.order_by(*ORDER).values_list(*ORDER)[CONTAINS_WINDOW - 1 : CONTAINS_WINDOW])
+    bounded = window
+    if edge:
+        last_name, last_id = edge[0]
+        bounded = window.filter(Q(name__lt=last_name) | Q(name=last_name, id__lte=last_id))
+    rows = list(bounded.filter(name__icontains=q.strip()).order_by(*ORDER)[: limit + 1])
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return Page(items=rows, next_cursor=encode_cursor([rows[-1].name, rows[-1].id]), limit=limit, has_more=True)
+    if edge:  # the window was full: continue after it even if this page is short
+        return Page(items=rows, next_cursor=encode_cursor(list(edge[0])), limit=limit, has_more=True)
+    return Page(items=rows, next_cursor=None, limit=limit)
+
+
+def _filtered_accounts(user, filters: dict[str, Any]):
+    qs = visible_accounts(user)
+    for key in ("tier", "lifecycle", "industry"):
+        if filters.get(key):
+            qs = qs.filter(**{key: filters[key]})
+    if filters.get("country"):
+        qs = qs.filter(country=str(filters["country"]).upper())
+    for key in ("owner", "team"):
+        if filters.get(key) not in (None, ""):
+            qs = qs.filter(**{f"{key}_id": _int_or_none(filters[key])})
+    return qs.filter(_custom_filters("account", filters))
+
+
+def account_list(user, filters: dict[str, Any], *, cursor: str | None = None, limit: int | None = None) -> Page:
+    """One keyset page of the accounts `user` may see, filtered; no COUNT, no OFFSET."""
+    cursor = cursor or filters.get("cursor") or None
+    qs = _filtered_accounts(user, filters).select_related("owner", "team")
+    if filters.get("q") and filters.get("match") == "contains":
+        return _contains_page(qs, str(filters["q"]), cursor=cursor, limit=limit)
+    qs = _search(qs, str(filters.get("q") or ""), "prefix")
+    return _page(qs, cursor=cursor, limit=limit)
+
+
+def access_account(user, pk) -> Account:
+    """The account if `user` may see it, else NotFound (404: its existence is not revealed)."""
+    pk = _int_or_none(pk)
+    account = visible_accounts(user).select_related("owner", "team", "parent").filter(pk=pk).first()
+    if account is None:
+        raise NotFound()
+    return account
+
+
+def account_get(user, pk) -> Account:
+    return access_account(user, pk)
+
+
+def account_can_edit(user, account: Account) -> bool:
+    return editable_accounts(user).filter(pk=account.pk).exists()
+
+
+def account_contacts(account: Account) -> list[Contact]:
+    """Contacts of an account the caller already may see (bounded: accounts have tens of contacts)."""
+    return list(account.contacts.select_related("reports_to").order_by("name", "id")[:500])
+
+
+def org_chart(contacts: list[Contact]) -> list[dict[str, Any]]:
+    """The reports-to forest of `contacts`: [{"contact": c, "reports": [...]}, ...] (no extra queries)."""
+    by_id = {c.pk: {"contact": c, "reports": []} for c in contacts}
+    roots = []
+    for c in contacts:
+        node = by_id[c.pk]
+        parent = by_id.get(c.reports_to_id)
+        if parent is not None and c.reports_to_id != c.pk:
+            parent["reports"].append(node)
+        else:
+            roots.append(node)
+    return roots
+
+
+def _filtered_contacts(user, filters: dict[str, Any]):
+    qs = visible_contacts(user)
+    if filters.get("account") not in (None, ""):
+        qs = qs.filter(account_id=_int_or_none(filters["account"]))
+    for key in ("buying_role", "seniority"):
+        if filters.get(key):
+            qs = qs.filter(**{key: filters[key]})
+    return qs.filter(_custom_filters("contact", filters))
+
+
+def contact_list(user, filters: dict[str, Any], *, cursor: str | None = None, limit: int | None = None) -> Page:
+    cursor = cursor or filters.get("cursor") or None
+    qs = _filtered_contacts(user, filters).select_related("account")
+    if filters.get("q") and filters.get("match") == "contains":
+        return _contains_page(qs, str(filters["q"]), cursor=cursor, limit=limit)
+    q = str(filters.get("q") or "").strip()
+    if q:
+        qs = qs.filter(Q(name__istartswith=q) | Q(email__istartswith=q.lower()))
+    return _page(qs, cursor=cursor, limit=limit)
+
+
+def access_contact(user, pk) -> Contact:
+    pk = _int_or_none(pk)
+    contact = visible_contacts(user).select_related("account", "reports_to").filter(pk=pk).first()
+    if contact is None:
+        raise NotFound()
+    return contact
+
+
+def contact_get(user, pk) -> Contact:
+    return access_contact(user, pk)
+
+
+def contact_can_edit(user, contact: Contact) -> bool:
+    return editable_contacts(user).filter(pk=contact.pk).exists()
+
+
+def saved_views(user, list_key: str):
+    from keyfit.core.models import SavedView
+
+    return list(SavedView.objects.filter(user=user, list_key=list_key).order_by("name")[:50])
