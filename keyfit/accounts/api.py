@@ -1,6 +1,6 @@
 """/api/v1/accounts and /api/v1/contacts: thin routes over selectors and services."""
 
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from keyfit.accounts import selectors, services
 from keyfit.accounts.schemas import (
@@ -73,7 +73,7 @@ def accounts_create(request, payload: AccountIn):
         data.pop("owner_id")
     if data.get("team_id") is None:
         data.pop("team_id")
-    return 201, services.account_create(actor=actor(request), **data)
+    return Status(201, services.account_create(actor=actor(request), **data))
 
 
 @router.get("/accounts/{account_id}", response={200: AccountOut, 404: ErrorOut}, summary="One account")
@@ -99,7 +99,7 @@ def accounts_update(request, account_id: int, payload: AccountPatch):
 def accounts_delete(request, account_id: int):
     user = actor(request)
     services.account_delete(actor=user, account=selectors.access_account(user, account_id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get(
@@ -120,7 +120,7 @@ def contacts_create(request, payload: ContactIn):
     user = actor(request)
     data = payload.dict()
     account = selectors.access_account(user, data.pop("account_id"))
-    return 201, services.contact_create(actor=user, account=account, **data)
+    return Status(201, services.contact_create(actor=user, account=account, **data))
 
 
 @router.get("/contacts/{contact_id}", response={200: ContactOut, 404: ErrorOut}, summary="One contact")
@@ -146,4 +146,4 @@ def contacts_update(request, contact_id: int, payload: ContactPatch):
 def contacts_delete(request, contact_id: int):
     user = actor(request)
     services.contact_delete(actor=user, contact=selectors.access_contact(user, contact_id))
-    return 204, None
+    return Status(204, None)
