@@ -1,5 +1,6 @@
 """Pages: parse input, call one selector or service, render. Out of scope → 404; read-only → 403."""
 
+from decimal import Decimal
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -26,6 +27,7 @@ from keyfit.core.audit import audit_for
 from keyfit.core.customfields import custom_field_definitions, custom_field_display
 from keyfit.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from keyfit.core.models import CustomFieldDefinition, localized
+from keyfit.core.money import format_money
 from keyfit.core.permissions import can_write, is_admin
 from keyfit.users.models import Team, User
 
@@ -63,6 +65,20 @@ def _choice_filters(target: str) -> list[dict]:
             rows.append({"name": f"cf_{d.key}", "label": d.label, "options": options})
         elif d.field_type == CustomFieldDefinition.Type.BOOLEAN:
             rows.append({"name": f"cf_{d.key}", "label": d.label, "options": [("1", _("Yes")), ("0", _("No"))]})
+    return rows
+
+
+def _custom_values(target: str, values: dict, currency: str | None = None) -> list[tuple[str, str]]:
+    """(label, shown value) for a detail page: choices by label, yes/no and money localised."""
+    T = CustomFieldDefinition.Type
+    kinds = {d.label: d.field_type for d in custom_field_definitions(target)}
+    rows = []
+    for label, value in custom_field_display(target, values):
+        if kinds.get(label) == T.BOOLEAN:
+            value = _("Yes") if value else _("No")
+        elif kinds.get(label) == T.MONEY:
+            value = format_money(Decimal(str(value)), currency)
+        rows.append((label, value))
     return rows
 
 
@@ -116,7 +132,7 @@ def account_detail(request, pk: int):
             "account": account,
             "contacts": contacts,
             "org": selectors.org_chart(contacts),
-            "custom_values": custom_field_display("account", account.custom_fields),
+            "custom_values": _custom_values("account", account.custom_fields, account.currency),
             "events": audit_for(account),
             "can_edit": selectors.account_can_edit(request.user, account),
             "panels": account_panels(request, account),
@@ -243,7 +259,7 @@ def contact_detail(request, pk: int):
         {
             "contact": contact,
             "reports": list(contact.reports.order_by("name")[:200]),
-            "custom_values": custom_field_display("contact", contact.custom_fields),
+            "custom_values": _custom_values("contact", contact.custom_fields),
             "events": audit_for(contact),
             "can_edit": selectors.contact_can_edit(request.user, contact),
         },
