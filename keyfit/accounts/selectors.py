@@ -58,7 +58,12 @@ def _search(qs, q: str, match: str):
         return qs
     if match == "contains":
         return qs.filter(name__icontains=q)
-    return qs.alias(name_lower=Lower("name")).filter(name_lower__startswith=q.lower())
+    qs = qs.alias(name_lower=Lower("name")).filter(name_lower__startswith=q.lower())
+    if q.lower() == q.upper():
+        # Caseless text (Chinese names, digits): the prefix is also a range of the (name, id) index, so the
+        # page is read in order straight from that index.
+        qs = qs.filter(name__gte=q, name__lt=q + "\U0010ffff")
+    return qs
 
 
 def _page(qs, *, cursor: str | None, limit: int | None) -> Page:
@@ -103,10 +108,37 @@ def _filtered_accounts(user, filters: dict[str, Any]):
     return qs.filter(_custom_filters("account", filters))
 
 
-def account_list(user, filters: dict[str, Any], *, cursor: str | None = None, limit: int | None = None) -> Page:
-    """One keyset page of the accounts `user` may see, filtered; no COUNT, no OFFSET."""
+LIST_COLUMNS = (
+    "name",
+    "tier",
+    "lifecycle",
+    "industry",
+    "city",
+    "country",
+    "owner_id",
+    "team_id",
+    "owner__full_name",
+    "owner__email",
+    "team__name",
+)
+
+
+def account_list(
+    user,
+    filters: dict[str, Any],
+    *,
+    cursor: str | None = None,
+    limit: int | None = None,
+    columns: tuple[str, ...] | None = None,
+) -> Page:
+    """One keyset page of the accounts `user` may see, filtered; no COUNT, no OFFSET.
+
+    ``columns`` narrows the loaded fields (the list page passes LIST_COLUMNS); the API loads all.
+    """
     cursor = cursor or filters.get("cursor") or None
     qs = _filtered_accounts(user, filters).select_related("owner", "team")
+    if columns:
+        qs = qs.only(*columns)
     if filters.get("q") and filters.get("match") == "contains":
         return _contains_page(qs, str(filters["q"]), cursor=cursor, limit=limit)
     qs = _search(qs, str(filters.get("q") or ""), "prefix")

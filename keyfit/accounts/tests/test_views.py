@@ -146,3 +146,65 @@ def test_custom_fields_admin_only(org):
     d = CustomFieldDefinition.objects.get(key="region_group")
     assert d.choices[1] == {"value": "south", "label_en": "South", "label_zh_hans": "南方"}
     assert "Region group" in client.get(reverse("accounts:account_create")).content.decode()
+
+
+def test_search_prefix_is_case_insensitive_and_cjk_uses_the_name_range(org):
+    for name in [
+        "杭州云启科技有限公司",
+        "杭州数智有限公司",
+        "上海杭州路贸易有限公司",
+        "Hangzhou Trading",
+        "hangar Ltd",
+    ]:
+        AccountFactory(owner=org.ae, name=name)
+    client = _client(org.ae)
+
+    def names(**params):
+        return [a.name for a in client.get(reverse("accounts:account_list"), params).context["page"].items]
+
+    assert names(q="杭州") == ["杭州云启科技有限公司", "杭州数智有限公司"]
+    assert names(q="HANG") == ["Hangzhou Trading", "hangar Ltd"]
+    assert names(q="杭州", match="contains") == ["上海杭州路贸易有限公司", "杭州云启科技有限公司", "杭州数智有限公司"]
+
+
+def test_contains_search_is_bounded_and_continues(org, monkeypatch):
+    from keyfit.accounts import selectors
+
+    monkeypatch.setattr(selectors, "CONTAINS_WINDOW", 3)
+    for i in range(7):
+        AccountFactory(owner=org.ae, name=f"N{i} {'needle' if i in (1, 5) else 'hay'}")
+    page = selectors.account_list(org.ae, {"q": "needle", "match": "contains"})
+    assert [a.name for a in page.items] == ["N1 needle"]
+    assert page.next_cursor  # the window (N0..N2) was full: more may follow
+    page = selectors.account_list(org.ae, {"q": "needle", "match": "contains", "cursor": page.next_cursor})
+    assert [a.name for a in page.items] == ["N5 needle"]
+    page = selectors.account_list(org.ae, {"q": "needle", "match": "contains", "cursor": page.next_cursor})
+    assert page.items == [] and page.next_cursor is None
+
+
+@pytest.mark.parametrize("page_size", [10, 100])
+def test_contact_list_query_budget_and_more(org, settings, django_assert_max_num_queries, page_size):
+    settings.PAGE_SIZE = page_size
+    account = AccountFactory(owner=org.ae)
+    for i in range(120):
+        ContactFactory(account=account, name=f"C{i:03d}")
+    client = _client(org.ae)
+    client.get(reverse("accounts:contact_list"))
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("accounts:contact_list"), {"account": account.pk})
+    assert len(response.context["page"].items) == page_size
+    with django_assert_max_num_queries(6):
+        response = client.get(reverse("accounts:contact_list") + response.context["more_url"], HTTP_HX_REQUEST="true")
+    assert response.context["page"].items[0].name == f"C{page_size:03d}"
+
+
+def test_account_detail_query_budget(org, django_assert_max_num_queries, segment):
+    account = AccountFactory(owner=org.ae, custom_fields={"segment": "ent"})
+    boss = ContactFactory(account=account)
+    for _ in range(30):
+        ContactFactory(account=account, reports_to=boss)
+    client = _client(org.ae)
+    client.get(reverse("accounts:account_detail", args=[account.pk]))
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("accounts:account_detail", args=[account.pk]))
+    assert response.status_code == 200
