@@ -95,7 +95,7 @@ def accounts_update(request, account_id: int, payload: AccountPatch):
     return services.account_update(actor=user, account=account, version=version, **data)
 
 
-@router.delete("/accounts/{account_id}", response={204: None, **ERRORS}, summary="Delete an account")
+@router.delete("/accounts/{account_id}", response={204: None, 409: ErrorOut, **ERRORS}, summary="Delete an account")
 def accounts_delete(request, account_id: int):
     user = actor(request)
     services.account_delete(actor=user, account=selectors.access_account(user, account_id))
@@ -142,7 +142,7 @@ def contacts_update(request, contact_id: int, payload: ContactPatch):
     return services.contact_update(actor=user, contact=contact, version=version, **data)
 
 
-@router.delete("/contacts/{contact_id}", response={204: None, **ERRORS}, summary="Delete a contact")
+@router.delete("/contacts/{contact_id}", response={204: None, 409: ErrorOut, **ERRORS}, summary="Delete a contact")
 def contacts_delete(request, contact_id: int):
     user = actor(request)
     services.contact_delete(actor=user, contact=selectors.access_contact(user, contact_id))

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
 from keyfit.accounts.models import Account, Contact
@@ -230,7 +231,14 @@ def account_delete(*, actor, account: Account) -> None:
     contacts = list(account.contacts.all())
     for contact in contacts:
         audit_record(actor=actor, instance=contact, action="delete", before=snapshot(contact), verb="account_deleted")
-    account.delete()
+    try:
+        with transaction.atomic():
+            account.delete()
+    except ProtectedError as exc:
+        raise Conflict(
+            _("This account is still used by other records (for example opportunities); change those first."),
+            code="in_use",
+        ) from exc
     account.pk = pk
     audit_record(actor=actor, instance=account, action="delete", before=before)
 
@@ -288,7 +296,11 @@ def contact_delete(*, actor, contact: Contact) -> None:
     contact = _lock_writable(editable_contacts(actor), contact, actor)
     before = snapshot(contact)
     pk = contact.pk
-    contact.delete()
+    try:
+        with transaction.atomic():
+            contact.delete()
+    except ProtectedError as exc:
+        raise Conflict(_("This contact is still used by other records; change those first."), code="in_use") from exc
     contact.pk = pk
     audit_record(actor=actor, instance=contact, action="delete", before=before)
 

@@ -243,7 +243,11 @@ def account_delete(request, pk: int):
     if not selectors.account_can_edit(request.user, account):
         raise PermissionDenied()
     if request.method == "POST":
-        services.account_delete(actor=request.user, account=account)
+        try:
+            services.account_delete(actor=request.user, account=account)
+        except Conflict as exc:
+            messages.error(request, exc.message)
+            return redirect("accounts:account_detail", pk=account.pk)
         messages.success(request, _("Account deleted."))
         return redirect("accounts:account_list")
     return render(request, "accounts/confirm_delete.html", {"object": account, "cancel": account_detail_url(account)})
@@ -368,7 +372,11 @@ def contact_delete(request, pk: int):
         raise PermissionDenied()
     if request.method == "POST":
         account_pk = contact.account_id
-        services.contact_delete(actor=request.user, contact=contact)
+        try:
+            services.contact_delete(actor=request.user, contact=contact)
+        except Conflict as exc:
+            messages.error(request, exc.message)
+            return redirect("accounts:contact_detail", pk=contact.pk)
         messages.success(request, _("Contact deleted."))
         return redirect("accounts:account_detail", pk=account_pk)
     return render(

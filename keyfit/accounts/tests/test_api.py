@@ -163,3 +163,19 @@ def test_docs_page_uses_local_assets(client):
     html = response.content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower()
+
+
+def test_delete_of_a_referenced_account_is_a_conflict(org, api_client_for, monkeypatch):
+    from django.db.models import ProtectedError
+
+    account = AccountFactory(owner=org.ae)
+
+    def refuse(self, *args, **kwargs):
+        raise ProtectedError("in use", set())
+
+    monkeypatch.setattr(Account, "delete", refuse)
+    response = api_client_for(org.ae).delete(f"/api/v1/accounts/{account.pk}")
+    assert response.status_code == 409
+    assert response.json()["code"] == "in_use"
+    assert Account.objects.filter(pk=account.pk).exists()
+    assert not AuditEvent.objects.filter(action="delete").exists()
