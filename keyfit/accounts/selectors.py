@@ -5,11 +5,11 @@ team the composite index (<filter>, name, id) serves both the filter and the ord
 (name, id) index does. The cursor also adds ``name >= <last name>`` so a deep page starts its index scan
 where the previous one stopped instead of walking from the beginning.
 
-Search (``q``) is a case-insensitive *prefix* match on ``lower(name)``, served by the expression index
-``account_lower_name_idx`` (on PostgreSQL with the C collation, as our databases use, a btree supports
-``LIKE 'abc%'``; with another collation add a ``varchar_pattern_ops`` index). ``match=contains`` looks
-for the text anywhere in the name, but only within a bounded window of ``CONTAINS_WINDOW`` rows per page
-(in list order); the "more" cursor continues after the window, so no request scans the whole table.
+Search (``q``) is a case-insensitive *prefix* match on the name (see ``_prefix_page``): short or caseless
+prefixes are read as ranges of the (name, id) index, longer ones through the ``lower(name)`` pattern
+index (migration 0003). ``match=contains`` looks for the text anywhere in the name, but only within a
+bounded window of ``CONTAINS_WINDOW`` rows per page (in list order); the "more" cursor continues after
+the window, so no request scans the whole table.
 """
 
 from typing import Any
@@ -52,26 +52,94 @@ def _custom_filters(target: str, filters: dict[str, Any]) -> Q:
     return q
 
 
-def _search(qs, q: str, match: str):
-    q = (q or "").strip()
-    if not q:
-        return qs
-    if match == "contains":
-        return qs.filter(name__icontains=q)
-    qs = qs.alias(name_lower=Lower("name")).filter(name_lower__startswith=q.lower())
-    if q.lower() == q.upper():
-        # Caseless text (Chinese names, digits): the prefix is also a range of the (name, id) index, so the
-        # page is read in order straight from that index.
-        qs = qs.filter(name__gte=q, name__lt=q + "\U0010ffff")
-    return qs
-
-
 def _page(qs, *, cursor: str | None, limit: int | None) -> Page:
     limit = min(max(int(limit or settings.PAGE_SIZE), 1), settings.API_MAX_LIMIT)
     if cursor:
         values = decode_cursor(cursor, len(ORDER))
         qs = qs.filter(name__gte=values[0])
     return keyset_page(qs, order=ORDER, cursor=cursor, limit=limit)
+
+
+MAX_CHAR = "\U0010ffff"
+MAX_PREFIX_VARIANTS = 4
+
+
+def prefix_variants(q: str) -> list[str]:
+    """The case spellings of the start of `q` whose name ranges hold every case-insensitive match.
+
+    ``"he"`` → ``["HE", "He", "hE", "he"]``; ``"杭州"`` → ``["杭州"]`` (caseless text is one range);
+    stops before the number of spellings would exceed MAX_PREFIX_VARIANTS.
+    """
+    variants = [""]
+    for ch in q:
+        lower, upper = ch.lower(), ch.upper()
+        if lower == upper:
+            forms = [ch]
+        elif len(lower) == 1 and len(upper) == 1:
+            forms = [upper, lower]
+        else:
+            break
+        if len(variants) * len(forms) > MAX_PREFIX_VARIANTS:
+            break
+        variants = [v + f for v in variants for f in forms]
+    return sorted(set(variants)) if variants != [""] else []
+
+
+def _prefix_filter(qs, q: str):
+    return qs.alias(name_lower=Lower("name")).filter(name_lower__startswith=q.lower())
+
+
+_CODE_POINT_ORDER: dict[str, bool] = {}
+
+
+def code_point_order() -> bool:
+    """Does the database compare text by code point (SQLite; PostgreSQL with the C / C.UTF-8 collation)?
+
+    The range tricks of the prefix search rely on it; with a linguistic collation they are skipped and the
+    search uses only the ``lower(name)`` pattern index. Asked once per process.
+    """
+    from django.db import connection
+
+    alias = connection.alias
+    if alias not in _CODE_POINT_ORDER:
+        if connection.vendor == "sqlite":
+            _CODE_POINT_ORDER[alias] = True
+        elif connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+                collate = (cursor.fetchone() or [""])[0]
+            _CODE_POINT_ORDER[alias] = collate.upper().replace("-", "") in {"C", "POSIX", "C.UTF8"}
+        else:
+            _CODE_POINT_ORDER[alias] = False
+    return _CODE_POINT_ORDER[alias]
+
+
+def _prefix_page(qs, q: str, *, cursor: str | None, limit: int | None) -> Page:
+    """Case-insensitive prefix search, read in list order.
+
+    Short or caseless text (``"h"``, ``"he"``, ``"杭州"``, ``"3M"``): each case spelling of `q` is a range
+    of the (name, id) index, read in order — one small query per spelling (at most MAX_PREFIX_VARIANTS,
+    whatever the page size) and a merge of the pages. Such short prefixes match many names, and each
+    ordered range scan stops after one page.
+    Longer text (``"hangzhou"``): ``lower(name) LIKE 'q%'``, bounded to the names between the all-upper
+    and the all-lower spelling, so the planner either reads the few matches through the ``lower(name)``
+    pattern index and sorts them, or walks the (name, id) index from the first possible match.
+    """
+    matches = _prefix_filter(qs, q)
+    if not code_point_order():
+        return _page(matches, cursor=cursor, limit=limit)
+    variants = prefix_variants(q)
+    if not variants or any(len(v) != len(q) for v in variants):
+        return _page(matches.filter(name__gte=q.upper(), name__lt=q.lower() + MAX_CHAR), cursor=cursor, limit=limit)
+    pages = [_page(qs.filter(name__gte=v, name__lt=v + MAX_CHAR), cursor=cursor, limit=limit) for v in variants]
+    if len(pages) == 1:
+        return pages[0]
+    limit_used = pages[0].limit
+    rows = sorted((row for page in pages for row in page.items), key=lambda r: (r.name, r.pk))
+    has_more = len(rows) > limit_used or any(page.has_more for page in pages)
+    rows = rows[:limit_used]
+    next_cursor = encode_cursor([rows[-1].name, rows[-1].pk]) if has_more and rows else None
+    return Page(items=rows, next_cursor=next_cursor, limit=limit_used, has_more=bool(next_cursor))
 
 
 def _contains_page(base, q: str, *, cursor: str | None, limit: int | None) -> Page:
@@ -139,9 +207,11 @@ def account_list(
     qs = _filtered_accounts(user, filters).select_related("owner", "team")
     if columns:
         qs = qs.only(*columns)
-    if filters.get("q") and filters.get("match") == "contains":
-        return _contains_page(qs, str(filters["q"]), cursor=cursor, limit=limit)
-    qs = _search(qs, str(filters.get("q") or ""), "prefix")
+    q = str(filters.get("q") or "").strip()
+    if q and filters.get("match") == "contains":
+        return _contains_page(qs, q, cursor=cursor, limit=limit)
+    if q:
+        return _prefix_page(qs, q, cursor=cursor, limit=limit)
     return _page(qs, cursor=cursor, limit=limit)
 
 
@@ -198,7 +268,9 @@ def contact_list(user, filters: dict[str, Any], *, cursor: str | None = None, li
         return _contains_page(qs, str(filters["q"]), cursor=cursor, limit=limit)
     q = str(filters.get("q") or "").strip()
     if q:
-        qs = qs.filter(Q(name__istartswith=q) | Q(email__istartswith=q.lower()))
+        qs = qs.alias(name_lower=Lower("name")).filter(
+            Q(name_lower__startswith=q.lower()) | Q(email__startswith=q.lower())
+        )
     return _page(qs, cursor=cursor, limit=limit)
 
 

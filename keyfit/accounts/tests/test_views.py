@@ -208,3 +208,30 @@ def test_account_detail_query_budget(org, django_assert_max_num_queries, segment
     with django_assert_max_num_queries(12):
         response = client.get(reverse("accounts:account_detail", args=[account.pk]))
     assert response.status_code == 200
+
+
+def test_prefix_variants():
+    from keyfit.accounts.selectors import prefix_variants
+
+    assert prefix_variants("he") == ["HE", "He", "hE", "he"]
+    assert prefix_variants("杭州") == ["杭州"]
+    assert prefix_variants("3m") == ["3M", "3m"]
+    assert prefix_variants("hel") == ["HE", "He", "hE", "he"]
+
+
+@pytest.mark.parametrize("q", ["h", "HA", "hang", "Hangzhou "])
+def test_prefix_search_pages_through_every_case_in_order(org, q):
+    from keyfit.accounts import selectors
+
+    names = ["hangar 1", "Hangzhou A", "HANGZHOU B", "hAngzhou C", "Hangzhou D", "Hz", "Alpha", "Zulu"]
+    for name in names:
+        AccountFactory(owner=org.ae, name=name)
+    expected = sorted(n for n in names if n.lower().startswith(q.strip().lower()))
+    seen, cursor = [], None
+    for _ in range(10):
+        page = selectors.account_list(org.ae, {"q": q}, cursor=cursor, limit=2)
+        seen += [a.name for a in page.items]
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    assert seen == expected
