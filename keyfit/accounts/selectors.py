@@ -85,6 +85,13 @@ def prefix_variants(q: str) -> list[str]:
     return sorted(set(variants)) if variants != [""] else []
 
 
+def _row_key(row) -> tuple[str, int]:
+    """(name, id) of a model row or a ``values()`` row."""
+    if isinstance(row, dict):
+        return row["name"], row["id"]
+    return row.name, row.pk
+
+
 def _prefix_filter(qs, q: str):
     return qs.alias(name_lower=Lower("name")).filter(name_lower__startswith=q.lower())
 
@@ -135,10 +142,10 @@ def _prefix_page(qs, q: str, *, cursor: str | None, limit: int | None) -> Page:
     if len(pages) == 1:
         return pages[0]
     limit_used = pages[0].limit
-    rows = sorted((row for page in pages for row in page.items), key=lambda r: (r.name, r.pk))
+    rows = sorted((row for page in pages for row in page.items), key=_row_key)
     has_more = len(rows) > limit_used or any(page.has_more for page in pages)
     rows = rows[:limit_used]
-    next_cursor = encode_cursor([rows[-1].name, rows[-1].pk]) if has_more and rows else None
+    next_cursor = encode_cursor(list(_row_key(rows[-1]))) if has_more and rows else None
     return Page(items=rows, next_cursor=next_cursor, limit=limit_used, has_more=bool(next_cursor))
 
 
@@ -157,7 +164,7 @@ def _contains_page(base, q: str, *, cursor: str | None, limit: int | None) -> Pa
     rows = list(bounded.filter(name__icontains=q.strip()).order_by(*ORDER)[: limit + 1])
     if len(rows) > limit:
         rows = rows[:limit]
-        return Page(items=rows, next_cursor=encode_cursor([rows[-1].name, rows[-1].id]), limit=limit, has_more=True)
+        return Page(items=rows, next_cursor=encode_cursor(list(_row_key(rows[-1]))), limit=limit, has_more=True)
     if edge:  # the window was full: continue after it even if this page is short
         return Page(items=rows, next_cursor=encode_cursor(list(edge[0])), limit=limit, has_more=True)
     return Page(items=rows, next_cursor=None, limit=limit)
@@ -176,15 +183,14 @@ def _filtered_accounts(user, filters: dict[str, Any]):
     return qs.filter(_custom_filters("account", filters))
 
 
-LIST_COLUMNS = (
+LIST_VALUES = (
+    "id",
     "name",
     "tier",
     "lifecycle",
     "industry",
     "city",
     "country",
-    "owner_id",
-    "team_id",
     "owner__full_name",
     "owner__email",
     "team__name",
@@ -197,16 +203,16 @@ def account_list(
     *,
     cursor: str | None = None,
     limit: int | None = None,
-    columns: tuple[str, ...] | None = None,
+    values: tuple[str, ...] | None = None,
 ) -> Page:
     """One keyset page of the accounts `user` may see, filtered; no COUNT, no OFFSET.
 
-    ``columns`` narrows the loaded fields (the list page passes LIST_COLUMNS); the API loads all.
+    Items are Account instances, or — with ``values`` (the list page passes LIST_VALUES) — plain dicts of
+    just those columns, which are cheaper to load and to render.
     """
     cursor = cursor or filters.get("cursor") or None
-    qs = _filtered_accounts(user, filters).select_related("owner", "team")
-    if columns:
-        qs = qs.only(*columns)
+    qs = _filtered_accounts(user, filters)
+    qs = qs.values(*values) if values else qs.select_related("owner", "team")
     q = str(filters.get("q") or "").strip()
     if q and filters.get("match") == "contains":
         return _contains_page(qs, q, cursor=cursor, limit=limit)

@@ -24,6 +24,7 @@ from keyfit.accounts.forms import (
     account_initial,
     contact_initial,
 )
+from keyfit.accounts.models import Account, Contact
 from keyfit.accounts.timeline import account_panels
 from keyfit.core.audit import audit_for
 from keyfit.core.customfields import custom_field_definitions, custom_field_display
@@ -97,15 +98,17 @@ def _options(rows, selected) -> str:
     return mark_safe("".join(parts))  # every label is escaped above
 
 
-def _label_rows(items, fields: tuple[str, ...]) -> None:
-    """Set `<field>_label` on each row from one label table per field (get_FOO_display is slow per row)."""
+def _label_rows(items, model, fields: tuple[str, ...]) -> None:
+    """Add `<field>_label` to each row from one label table per field (get_FOO_display is slow per row)."""
     if not items:
         return
-    meta = items[0]._meta
     for name in fields:
-        labels = {value: str(label) for value, label in meta.get_field(name).flatchoices}
+        labels = {value: str(label) for value, label in model._meta.get_field(name).flatchoices}
         for item in items:
-            setattr(item, f"{name}_label", labels.get(getattr(item, name), ""))
+            if isinstance(item, dict):
+                item[f"{name}_label"] = labels.get(item[name], "")
+            else:
+                setattr(item, f"{name}_label", labels.get(getattr(item, name), ""))
 
 
 def _query_without_cursor(request) -> str:
@@ -121,10 +124,10 @@ def _query_without_cursor(request) -> str:
 def account_list(request):
     filters = request.GET.dict()
     try:
-        page = selectors.account_list(request.user, filters, columns=selectors.LIST_COLUMNS)
+        page = selectors.account_list(request.user, filters, values=selectors.LIST_VALUES)
     except ValidationFailed:
-        page = selectors.account_list(request.user, {**filters, "cursor": ""}, columns=selectors.LIST_COLUMNS)
-    _label_rows(page.items, ("tier", "lifecycle", "industry"))
+        page = selectors.account_list(request.user, {**filters, "cursor": ""}, values=selectors.LIST_VALUES)
+    _label_rows(page.items, Account, ("tier", "lifecycle", "industry"))
     query = _query_without_cursor(request)
     context = {
         "page": page,
@@ -268,7 +271,7 @@ def contact_list(request):
         page = selectors.contact_list(request.user, filters)
     except ValidationFailed:
         page = selectors.contact_list(request.user, {**filters, "cursor": ""})
-    _label_rows(page.items, ("buying_role",))
+    _label_rows(page.items, Contact, ("buying_role",))
     query = _query_without_cursor(request)
     context = {
         "page": page,

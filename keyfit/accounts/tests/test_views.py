@@ -160,7 +160,7 @@ def test_search_prefix_is_case_insensitive_and_cjk_uses_the_name_range(org):
     client = _client(org.ae)
 
     def names(**params):
-        return [a.name for a in client.get(reverse("accounts:account_list"), params).context["page"].items]
+        return [a["name"] for a in client.get(reverse("accounts:account_list"), params).context["page"].items]
 
     assert names(q="杭州") == ["杭州云启科技有限公司", "杭州数智有限公司"]
     assert names(q="HANG") == ["Hangzhou Trading", "hangar Ltd"]
