@@ -10,7 +10,8 @@ An app registers, in its AppConfig.ready()::
 
     register_account_panel("pipeline.activities", opportunities_panel, order=20)
 
-A provider returns ``None`` to show nothing. Panels appear beside the audit timeline, in ``order``.
+A provider returns ``None`` to show nothing. Panels appear beside the audit timeline, in ``order``; the
+panel's template is included with ``account`` and ``panel`` (so it reads ``panel.context.activities``).
 Providers must read through their own app's selectors (scoped to ``request.user``) and keep a bounded
 number of queries.
 """

@@ -168,3 +168,36 @@ def test_list_shows_exactly_the_scope(org, records, role, api_client_for):
     page = _ui_client(user).get(reverse("accounts:account_list"))
     assert page.status_code == 200
     assert ("Scoped Ltd" in page.content.decode()) == (read_status == 200)
+
+
+@pytest.mark.parametrize(
+    ("role", "owner", "status"),
+    [
+        ("viewer", None, 403),
+        ("ae", "south_ae", 403),
+        ("sdr", "ae", 403),
+        ("south_manager", "ae", 403),
+        ("east_manager", "ae", 201),
+        ("ae", None, 201),
+        ("admin", "south_ae", 201),
+    ],
+)
+def test_api_create_respects_who_may_hold_the_record(org, api_client_for, role, owner, status):
+    payload = {"name": "New Co"}
+    if owner:
+        payload["owner_id"] = org.users[owner].pk
+    response = api_client_for(org.users[role]).post(
+        "/api/v1/accounts", json.dumps(payload), content_type="application/json"
+    )
+    assert response.status_code == status, response.content
+    assert Account.objects.filter(name="New Co").exists() == (status == 201)
+    if status == 201:
+        expected_owner = org.users[owner] if owner else org.users[role]
+        assert response.json()["owner_id"] == expected_owner.pk
+        assert response.json()["team_id"] == expected_owner.team_id
+
+
+def test_ui_viewer_cannot_open_the_create_form(org):
+    assert _ui_client(org.viewer).get(reverse("accounts:account_create")).status_code == 403
+    assert _ui_client(org.viewer).post(reverse("accounts:account_create"), {"name": "X"}).status_code == 403
+    assert not Account.objects.exists()

@@ -235,3 +235,19 @@ def test_prefix_search_pages_through_every_case_in_order(org, q):
         if not cursor:
             break
     assert seen == expected
+
+
+def test_other_apps_can_add_panels_to_the_account_page(org):
+    from keyfit.accounts import timeline
+
+    def provider(request, account):
+        return {"title": f"Activities of {account.name}", "template": "core/_timeline.html", "context": {}}
+
+    timeline.register_account_panel("test.activities", provider, order=5)
+    try:
+        account = AccountFactory(owner=org.ae, name="Panel Co")
+        html = _client(org.ae).get(reverse("accounts:account_detail", args=[account.pk])).content.decode()
+        assert "Activities of Panel Co" in html
+        assert 'class="card panel-test.activities"' in html
+    finally:
+        timeline._PANELS.pop("test.activities")
