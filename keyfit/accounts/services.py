@@ -13,7 +13,7 @@ from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
 from keyfit.accounts.models import Account, Contact
-from keyfit.accounts.permissions import editable_accounts, editable_contacts
+from keyfit.accounts.permissions import editable_accounts, editable_contacts, visible_accounts
 from keyfit.core.audit import audit_record, snapshot
 from keyfit.core.customfields import custom_fields_clean
 from keyfit.core.errors import Conflict, PermissionDenied, ValidationFailed
@@ -147,6 +147,16 @@ def _contact_rules(contact: Contact) -> dict[str, list[str]]:
     return errors
 
 
+def _check_parent_visible(actor, account: Account, previous_parent_id: int | None) -> None:
+    """A new parent must be an account the actor can see (ids of other accounts reveal nothing)."""
+    if (
+        account.parent_id
+        and account.parent_id != previous_parent_id
+        and not visible_accounts(actor).filter(pk=account.parent_id).exists()
+    ):
+        raise ValidationFailed(fields={"parent": [_("Choose an account you can see.")]})
+
+
 def _check_may_own(actor, owner_id: int | None, team_id: int | None) -> None:
     """May `actor` hold a record owned by `owner_id` in `team_id`? (the write rule of scope_q)."""
     if is_admin(actor):
@@ -187,6 +197,7 @@ def account_create(*, actor, **fields) -> Account:
     if account.team_id is None and "team" not in fields and "team_id" not in fields:
         account.team_id = _team_of(account.owner_id)
     _check_may_own(actor, account.owner_id, account.team_id)
+    _check_parent_visible(actor, account, None)
     _validate(account, "account", custom, partial=False, extra_errors=_account_rules)
     account.save()
     audit_record(actor=actor, instance=account, action="create", after=snapshot(account))
@@ -212,10 +223,12 @@ def account_update(*, actor, account: Account, version: int | None, **fields) ->
     account = _lock_writable(editable_accounts(actor), account, actor)
     _check_version(account, version, account_current(account))
     before = snapshot(account)
+    previous_parent_id = account.parent_id
     custom = _prepare_account(account, dict(fields))
     if ("owner" in fields or "owner_id" in fields) and not ("team" in fields or "team_id" in fields):
         account.team_id = _team_of(account.owner_id)
     _check_may_own(actor, account.owner_id, account.team_id)
+    _check_parent_visible(actor, account, previous_parent_id)
     _validate(account, "account", custom, partial=True, extra_errors=_account_rules)
     account.version += 1
     account.save()

@@ -198,3 +198,15 @@ def test_custom_field_definition_admin_only(org):
         field_type="text",
     )
     assert d.pk
+
+
+def test_parent_must_be_visible(org):
+    hidden = AccountFactory(owner=org.south_ae)
+    mine = AccountFactory(owner=org.ae)
+    with pytest.raises(ValidationFailed) as exc:
+        services.account_update(actor=org.ae, account=mine, version=1, parent_id=hidden.pk)
+    assert "parent" in exc.value.fields
+    with pytest.raises(ValidationFailed):
+        services.account_create(actor=org.ae, name="Child", parent_id=hidden.pk)
+    child = services.account_create(actor=org.ae, name="Child", parent=mine)
+    assert child.parent == mine
