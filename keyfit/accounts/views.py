@@ -181,7 +181,23 @@ def account_detail(request, pk: int):
 def account_org_chart(request, pk: int):
     account = selectors.access_account(request.user, pk)
     contacts = selectors.account_contacts(account)
-    return render(request, "accounts/org_chart.html", {"account": account, "org": selectors.org_chart(contacts)})
+    org = selectors.org_chart(contacts)
+    return render(request, "accounts/org_chart.html", {"account": account, "org": org, "org_data": _tree_data(org)})
+
+
+def _tree_data(nodes) -> list[dict]:
+    """The org chart as plain data for the ECharts tree (names, titles, roles, links)."""
+    base = reverse("accounts:contact_list")
+    return [
+        {
+            "name": node["contact"].name,
+            "title": node["contact"].title,
+            "role": node["contact"].get_buying_role_display() if node["contact"].buying_role else "",
+            "url": f"{base}{node['contact'].pk}/",
+            "children": _tree_data(node["reports"]),
+        }
+        for node in nodes
+    ]
 
 
 @login_required

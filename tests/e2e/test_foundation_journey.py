@@ -52,6 +52,12 @@ def test_create_account_and_contact_in_chinese_and_see_the_audit(login):
     page.get_by_role("link", name="杭州云启科技有限公司").first.click()
     assert page.locator("#org-chart").get_by_role("link", name="李伟").is_visible()
 
+    csp_errors = []
+    page.on("console", lambda msg: csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.get_by_role("link", name="全屏组织架构图").click()
+    page.wait_for_selector("#org-tree canvas")
+    assert not csp_errors
+
 
 @pytest.mark.django_db(transaction=True)
 def test_api_docs_render_offline_under_csp(new_page):
