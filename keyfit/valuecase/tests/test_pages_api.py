@@ -227,6 +227,9 @@ def test_account_fragment(case, org):
     html = render_to_string("valuecase/_account_value.html", {"value": summary})
     assert "0.2000" in html
     assert account_value_summary(org.south_ae, case.opportunity.account)["rows"] == []
+    page = _client(org.ae).get(reverse("accounts:account_detail", args=[case.opportunity.account_id]))
+    assert page.status_code == 200 and 'id="account-value"' in page.content.decode()
+    assert "0.2000" in page.content.decode()
 
 
 def test_ratings_only_for_contacts_of_the_account(case, org, make_opportunity, api_client_for):
