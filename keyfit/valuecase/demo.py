@@ -43,25 +43,15 @@ def _opportunities(ctx: DemoContext, owner, count: int):
     from keyfit.accounts.models import Account, Contact
     from keyfit.pipeline.services import opportunity_create
 
-    names = [
-        "星河零售 Xinghe Retail",
-        "远航物流 Yuanhang Logistics",
-        "华光制造 Huaguang Manufacturing",
-        "青松医疗 Qingsong Health",
-        "海岳金融 Haiyue Finance",
-        "云帆教育 Yunfan Education",
-    ]
     made = list(found)
-    for name in names[: count - len(found)]:
-        account = Account.objects.create(name=name, owner=owner, team=owner.team, currency="CNY")
-        contact = Contact.objects.create(
-            account=account, name=f"{name.split()[0]} 采购总监", title="CFO", language="zh-hans", email=""
-        )
+
+    def _open(account, contact):
         opp = opportunity_create(
             actor=owner,
             account=account,
-            name=f"{name.split()[0]} SCRM",
+            name=f"{account.name.split()[0]} SCRM",
             owner=owner,
+            currency=account.currency or "CNY",
             contacts=[(contact, "economic_buyer")],
         )
         for field in ("motivation", "need", "expectations", "success_criteria", "decision_criteria"):
@@ -69,6 +59,25 @@ def _opportunities(ctx: DemoContext, owner, count: int):
         opp.feasibility_confirmed = True
         opp.save()
         made.append(opp)
+
+    # the owner's demo accounts (keyfit/accounts/demo.py) first, then accounts of our own
+    for account in [a for a in ctx.data.get("accounts", []) if a.owner_id == owner.pk]:
+        if len(made) >= count:
+            break
+        contact = account.contacts.order_by("id").first()
+        if contact is not None:
+            _open(account, contact)
+    names = [
+        "星河零售 Xinghe Retail",
+        "远航物流 Yuanhang Logistics",
+        "华光制造 Huaguang Manufacturing",
+        "青松医疗 Qingsong Health",
+        "海岳金融 Haiyue Finance",
+    ]
+    for name in names[: max(0, count - len(made))]:
+        account = Account.objects.create(name=name, owner=owner, team=owner.team, currency="CNY")
+        contact = Contact.objects.create(account=account, name=f"{name.split()[0]} 采购总监", title="CFO")
+        _open(account, contact)
     return made
 
 

@@ -8,12 +8,16 @@ from keyfit.valuecase.selectors import case_figures
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_seeds_every_state_and_the_scrm_example():
+@pytest.mark.parametrize("with_accounts", [False, True])
+def test_demo_seeds_every_state_and_the_scrm_example(with_accounts):
+    from keyfit.accounts import demo as accounts_demo
     from keyfit.users import demo as users_demo
     from keyfit.valuecase import demo
 
     ctx = DemoContext()
     users_demo.seed(ctx)
+    if with_accounts:
+        accounts_demo.seed(ctx)
     demo.seed(ctx)
     assert set(ValueCase.objects.values_list("state", flat=True)) == set(CaseState.values)
     v1, v2 = ctx.data["value_cases"][:2]
