@@ -37,7 +37,14 @@ SCRM_COSTS = [
 
 
 def _opportunities(ctx: DemoContext, owner, count: int):
-    found = [o for o in ctx.data.get("opportunities", []) if getattr(o, "owner_id", None) == owner.pk]
+    found = [
+        o
+        for o in ctx.data.get("opportunities", [])
+        if getattr(o, "owner_id", None) == owner.pk
+        and o.stage.kind == "open"
+        and not o.value_cases.exists()
+        and o.account.contacts.exists()
+    ]
     if len(found) >= count:
         return found[:count]
     from keyfit.accounts.models import Account, Contact
