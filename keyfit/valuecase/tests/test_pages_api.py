@@ -256,3 +256,24 @@ def test_send_is_refused_to_readers_and_outsiders(case, org, api_client_for):
     from keyfit.core.models import SecureLink
 
     assert not SecureLink.objects.exists()
+
+
+def test_opportunity_fragment_and_start_page(case, org, make_opportunity):
+    from django.template.loader import render_to_string
+
+    from keyfit.valuecase.selectors import opportunity_value_summary
+
+    html = render_to_string(
+        "valuecase/_opportunity_value.html", {"value": opportunity_value_summary(org.ae, case.opportunity)}
+    )
+    assert f"/value-cases/{case.pk}/" in html and "1,500.00" in html
+    fresh = make_opportunity(org.ae, name="Fresh")
+    html = render_to_string("valuecase/_opportunity_value.html", {"value": opportunity_value_summary(org.ae, fresh)})
+    assert f"/value-cases/opportunity/{fresh.pk}/" in html
+    client = _client(org.ae)
+    assert client.get(reverse("valuecase:opportunity", args=[fresh.pk])).status_code == 200
+    r = client.post(reverse("valuecase:opportunity", args=[fresh.pk]))
+    assert r.status_code == 302 and ValueCase.objects.filter(opportunity=fresh).count() == 1
+    assert _client(org.viewer).post(reverse("valuecase:opportunity", args=[fresh.pk])).status_code == 403
+    assert _client(org.south_ae).get(reverse("valuecase:opportunity", args=[fresh.pk])).status_code == 404
+    assert ValueCase.objects.filter(opportunity=fresh).count() == 1
