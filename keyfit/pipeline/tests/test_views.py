@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from keyfit.core.models import AuditEvent, SavedView
-from keyfit.pipeline.models import Activity, ActivityQuestion, Question, Stage, StageChange, StageRequirement
+from keyfit.pipeline.models import Activity, ActivityQuestion, Question, StageChange, StageRequirement
 from keyfit.pipeline.selectors import account_pipeline_timeline, my_activities
 from keyfit.pipeline.services import activity_create, opportunity_move
 from keyfit.pipeline.tests.factories import ActivityFactory
