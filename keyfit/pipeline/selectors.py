@@ -23,6 +23,23 @@ LIST_ORDERS = {
     "created": ("-created_at", "-id"),
 }
 
+# What a board card and a list row show (the rest of the wide row is not fetched).
+CARD_FIELDS = (
+    "id",
+    "name",
+    "version",
+    "amount",
+    "currency",
+    "computed_probability",
+    "manual_probability",
+    "expected_close_date",
+    "updated_at",
+    "stage_id",
+    "account__name",
+    "owner__full_name",
+    "owner__email",
+)
+
 FILTER_KEYS = ("q", "stage", "owner", "team", "account", "forecast", "status", "close_from", "close_to")
 
 
@@ -71,7 +88,11 @@ def opportunity_list(user, *, filters: dict[str, Any] | None = None):
 
 def opportunity_page(user, *, filters=None, order: str = "recent", cursor: str | None = None, limit: int = 50):
     order_by = LIST_ORDERS.get(order, LIST_ORDERS["recent"])
-    qs = opportunity_list(user, filters=filters)
+    qs = (
+        apply_filters(visible_opportunities(user), filters or {})
+        .select_related("account", "owner", "stage")
+        .only(*CARD_FIELDS, "created_at", "stage__code", "stage__name_en", "stage__name_zh_hans")
+    )
     if order == "close":
         qs = qs.filter(expected_close_date__isnull=False)
     return keyset_page(qs, order=order_by, cursor=cursor, limit=limit)
@@ -128,7 +149,10 @@ def board_totals(user, *, filters=None) -> dict[int, dict[str, Any]]:
 
 def board_cards(user, *, stage: Stage, filters=None, cursor: str | None = None, limit: int = 20):
     qs = (
-        apply_filters(visible_opportunities(user), filters or {}).filter(stage=stage).select_related("account", "owner")
+        apply_filters(visible_opportunities(user), filters or {})
+        .filter(stage=stage)
+        .select_related("account", "owner")
+        .only(*CARD_FIELDS)
     )
     return keyset_page(qs, order=CARD_ORDER, cursor=cursor, limit=limit)
 

@@ -91,6 +91,7 @@ def board(request):
         column.totals_text = _totals_text(column.totals)
     context = {
         "columns": columns,
+        "detail_prefix": reverse("pipeline:list"),
         "query": urlencode(filters),
         "can_write": can_write(request.user),
         **_filter_context(request),
@@ -108,7 +109,13 @@ def board_column(request, stage_code):
     return render(
         request,
         "pipeline/_board_cards.html",
-        {"cards": page.items, "next_cursor": page.next_cursor, "stage": stage, "query": urlencode(filters)},
+        {
+            "cards": page.items,
+            "next_cursor": page.next_cursor,
+            "stage": stage,
+            "query": urlencode(filters),
+            "detail_prefix": reverse("pipeline:list"),
+        },
     )
 
 
@@ -125,6 +132,7 @@ def opportunity_list(request):
     params.pop("cursor", None)
     context = {
         "page": page,
+        "detail_prefix": reverse("pipeline:list"),
         "order": order,
         "query": params.urlencode(),
         "saved_views": SavedView.objects.filter(user=request.user, list_key=LIST_KEY),
