@@ -19,5 +19,6 @@ urlpatterns = [
     path("opportunities/<int:pk>/activities/new/", views.activity_create, name="activity_create"),
     path("answers/<int:pk>/use/", views.answer_use, name="answer_use"),
     path("activities/mine/", views.my_activities, name="my_activities"),
+    path("activities/<int:pk>/done/", views.activity_done, name="activity_done"),
     path("settings/gates/", views.gate_settings, name="gates"),
 ]

@@ -449,6 +449,22 @@ def answer_use(request, pk):
 
 
 @login_required
+@require_POST
+@domain_errors
+def activity_done(request, pk):
+    from keyfit.pipeline.permissions import access_activity
+
+    activity = access_activity(request.user, pk, write=True)
+    try:
+        services.activity_update(
+            actor=request.user, activity=activity, version=int(request.POST.get("version", 0)), data={"done": True}
+        )
+    except Conflict:
+        messages.error(request, _("Someone else changed this activity; reload and try again."))
+    return redirect("pipeline:my_activities")
+
+
+@login_required
 def my_activities(request):
     page = selectors.my_activities(request.user, cursor=request.GET.get("cursor"))
     return render(request, "pipeline/my_activities.html", {"page": page})

@@ -248,3 +248,28 @@ def test_account_timeline_and_my_activities(org, make_opportunity):
     request.user = org.ae
     html = render_to_string("pipeline/_account_timeline.html", {"account": opp.account}, request=request)
     assert "S3 Guiding expectations" in html
+
+
+def test_mark_next_step_done(org, make_opportunity):
+    opp = make_opportunity(org.ae)
+    activity = ActivityFactory(opportunity=opp, next_step="Call", next_step_date=datetime.date.today())
+    client = client_for(org.ae)
+    client.post(reverse("pipeline:activity_done", args=[activity.pk]), {"version": 1})
+    activity.refresh_from_db()
+    assert activity.done is True and activity.version == 2
+    assert client_for(org.viewer).post(reverse("pipeline:activity_done", args=[activity.pk])).status_code == 403
+    assert client_for(org.south_ae).post(reverse("pipeline:activity_done", args=[activity.pk])).status_code == 404
+
+
+@pytest.mark.parametrize("order", ["recent", "close", "created"])
+def test_list_pages_through_every_row_once(org, make_opportunity, order):
+    from keyfit.pipeline.models import Opportunity
+
+    _many(make_opportunity, org, 55)
+    Opportunity.objects.update(expected_close_date=datetime.date(2026, 12, 31))  # ties on the first column
+    client = client_for(org.ae)
+    first = client.get(reverse("pipeline:list"), {"order": order}).context["page"]
+    second = client.get(reverse("pipeline:list"), {"order": order, "cursor": first.next_cursor}).context["page"]
+    names = [o.name for o in first.items] + [o.name for o in second.items]
+    assert len(first.items) == 50 and second.next_cursor is None
+    assert sorted(names) == sorted(f"Deal {i}" for i in range(55))
