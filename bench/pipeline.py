@@ -5,8 +5,9 @@ opportunity detail page and GET /api/v1/opportunities at 10,000 and at --size op
 ratio  = worst pipeline page p95 at the full size / empty-layout p95 at the full size   (target ≤ 2)
 growth = worst pipeline page p95 at the full size / the same at 10,000                 (target ≤ 1.5)
 
-Both sizes load into one database per engine (loading is additive: the small size is measured first):
-SQLite var/bench-pipeline.sqlite3, PostgreSQL database kf_pipeline_bench on the --database-url server.
+Each size has its own database, reused between runs (loading is additive): SQLite
+var/bench-pipeline[-small].sqlite3, PostgreSQL databases kf_pipeline_bench and kf_pipeline_bench_small on
+the --database-url server.
 """
 
 import datetime
@@ -33,7 +34,7 @@ def add_arguments(parser):
     parser.add_argument("--repeat", type=int, default=REPEAT)
 
 
-def _database(base_url: str | None) -> str:
+def _database(base_url: str | None, suffix: str = "") -> str:
     import os
     from urllib.parse import urlsplit, urlunsplit
 
@@ -41,15 +42,16 @@ def _database(base_url: str | None) -> str:
 
     base_url = base_url or os.environ.get("BENCH_DATABASE_URL") or "sqlite://"
     if base_url.startswith("sqlite"):
-        return f"sqlite:///{ROOT / 'var' / 'bench-pipeline.sqlite3'}"
+        return f"sqlite:///{ROOT / 'var' / f'bench-pipeline{suffix}.sqlite3'}"
     import psycopg
 
+    name = f"kf_pipeline_bench{suffix.replace('-', '_')}"
     parts = urlsplit(base_url)
     scheme = "postgresql" if parts.scheme == "postgres" else parts.scheme
     with psycopg.connect(urlunsplit((scheme, parts.netloc, "/postgres", "", "")), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'kf_pipeline_bench'").fetchone():
-            conn.execute('CREATE DATABASE "kf_pipeline_bench"')
-    return urlunsplit((parts.scheme, parts.netloc, "/kf_pipeline_bench", "", ""))
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
 
 
 def generate_opportunities(total: int, *, org, seed: int = 23) -> int:
@@ -242,9 +244,8 @@ def run(args) -> dict:
         return result
     from bench.pages import run_child
 
-    database = _database(args.database_url)
-    small = run_child("pipeline", SMALL, database, ["--repeat", str(args.repeat)])
-    full = run_child("pipeline", args.size, database, ["--repeat", str(args.repeat)])
+    small = run_child("pipeline", SMALL, _database(args.database_url, "-small"), ["--repeat", str(args.repeat)])
+    full = run_child("pipeline", args.size, _database(args.database_url), ["--repeat", str(args.repeat)])
     table = {
         key: {
             "p50_small": small["pages"][key]["p50_ms"],

@@ -37,6 +37,8 @@ class OpportunityCreateForm(CustomFieldsMixin, forms.Form):
 class OpportunityEditForm(CustomFieldsMixin, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
     name = forms.CharField(label=_("name"), max_length=200)
+    owner = forms.ModelChoiceField(label=_("owner"), queryset=None)
+    team = forms.ModelChoiceField(label=_("team"), queryset=None, required=False)
     amount = forms.DecimalField(label=_("amount"), required=False, min_value=0, max_digits=18, decimal_places=2)
     currency = forms.ChoiceField(label=_("currency"), choices=currency_choices)
     expected_close_date = forms.DateField(label=_("expected close date"), required=False, widget=DATE)
@@ -66,8 +68,10 @@ class OpportunityEditForm(CustomFieldsMixin, forms.Form):
 
     MEDDPICC = ("metrics", "decision_process", "paper_process", "identified_pain")
 
-    def __init__(self, *args, opportunity, **kwargs):
+    def __init__(self, *args, opportunity, owners, teams, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = owners
+        self.fields["team"].queryset = teams
         if PipelineSettings.current().meddpicc_enabled:
             labels = {
                 "metrics": _("metrics"),

@@ -33,7 +33,7 @@ from keyfit.pipeline.forms import (
 from keyfit.pipeline.gates import get_requirement
 from keyfit.pipeline.models import ActivityQuestion, PipelineSettings, Question, Stage, StageRequirement
 from keyfit.pipeline.permissions import access_opportunity, can_edit_opportunity, ensure_editable
-from keyfit.users.models import Team
+from keyfit.users.models import Team, User
 
 LIST_KEY = "opportunities"
 BOARD_PAGE = 20
@@ -229,13 +229,22 @@ def opportunity_edit(request, pk):
     initial = {name: getattr(opp, name, None) for name in OpportunityEditForm.base_fields}
     initial.update({name: getattr(opp, name) for name in OpportunityEditForm.MEDDPICC})
     initial["version"] = opp.version
-    form = OpportunityEditForm(request.POST or None, opportunity=opp, initial=initial)
+    initial["owner"], initial["team"] = opp.owner_id, opp.team_id
+    form = OpportunityEditForm(
+        request.POST or None,
+        opportunity=opp,
+        initial=initial,
+        owners=User.objects.filter(is_active=True).order_by("full_name", "email"),
+        teams=Team.objects.order_by("name"),
+    )
     conflict = None
     if request.method == "POST" and form.is_valid():
         try:
-            services.opportunity_update(
-                actor=request.user, opportunity=opp, version=form.cleaned_data["version"], data=form.changes()
-            )
+            with transaction.atomic():
+                updated = services.opportunity_update(
+                    actor=request.user, opportunity=opp, version=form.cleaned_data["version"], data=form.changes()
+                )
+                ensure_editable(request.user, updated)  # handing a deal outside your scope is refused
         except Conflict as exc:
             conflict = exc.extra.get("current")
             form.add_error(None, exc.message)

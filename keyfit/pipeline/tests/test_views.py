@@ -132,7 +132,14 @@ def test_board_drop_json(org, make_opportunity):
 def test_edit_with_stale_version_shows_current_values(org, make_opportunity):
     opp = make_opportunity(org.ae)
     client = client_for(org.ae)
-    form = {"version": 1, "name": "Renamed", "currency": "CNY", "forecast_category": "pipeline"}
+    form = {
+        "version": 1,
+        "name": "Renamed",
+        "owner": org.ae.pk,
+        "team": org.teams["east"].pk,
+        "currency": "CNY",
+        "forecast_category": "pipeline",
+    }
     assert client.post(reverse("pipeline:edit", args=[opp.pk]), form).status_code == 302
     stale = client_for(org.east_manager).post(reverse("pipeline:edit", args=[opp.pk]), {**form, "name": "Other"})
     assert stale.status_code == 200 and stale.context["conflict"]["name"] == "Renamed"
@@ -273,3 +280,22 @@ def test_list_pages_through_every_row_once(org, make_opportunity, order):
     names = [o.name for o in first.items] + [o.name for o in second.items]
     assert len(first.items) == 50 and second.next_cursor is None
     assert sorted(names) == sorted(f"Deal {i}" for i in range(55))
+
+
+def test_handing_a_deal_outside_my_scope_is_refused(org, make_opportunity):
+    opp = make_opportunity(org.ae)
+    form = {
+        "version": 1,
+        "name": "Mine",
+        "owner": org.south_ae.pk,
+        "team": org.teams["south"].pk,
+        "currency": "CNY",
+        "forecast_category": "pipeline",
+    }
+    assert client_for(org.ae).post(reverse("pipeline:edit", args=[opp.pk]), form).status_code == 403
+    opp.refresh_from_db()
+    assert (opp.owner, opp.name, opp.version) == (org.ae, "Deal", 1)
+    form["version"] = 1
+    assert client_for(org.vp).post(reverse("pipeline:edit", args=[opp.pk]), form).status_code == 302
+    opp.refresh_from_db()
+    assert opp.owner == org.south_ae and opp.team == org.teams["south"]
