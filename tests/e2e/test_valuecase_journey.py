@@ -1,8 +1,6 @@
 """A rep builds a value case, sends it, the customer acknowledges it, the opportunity can then be won."""
 
-import datetime
 import re
-from decimal import Decimal
 
 import pytest
 
@@ -46,23 +44,27 @@ def _add_driver(page, contributor, description, amount, basis):
 
 @pytest.mark.django_db(transaction=True)
 def test_rep_builds_sends_customer_acknowledges_and_deal_is_won(deal, login, new_page):
-    from keyfit.core.errors import Conflict
-    from keyfit.pipeline.services import opportunity_win
     from keyfit.valuecase.models import ValueCase
 
     rep, opp = deal
-    win = {
-        "actor": rep,
-        "signed_on": datetime.date(2026, 11, 25),
-        "start_date": datetime.date(2026, 12, 1),
-        "end_date": datetime.date(2027, 11, 30),
-        "annual_recurring_value": Decimal("3500"),
-    }
-    with pytest.raises(Conflict):
-        opportunity_win(opportunity=opp, **win)
-    opp.refresh_from_db()
-
     page = login(rep)
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    body = {
+        "signed_on": "2026-11-25",
+        "start_date": "2026-12-01",
+        "end_date": "2027-11-30",
+        "annual_recurring_value": "3500",
+    }
+
+    def win():
+        return page.request.post(
+            f"/api/v1/opportunities/{opp.pk}/win", data=body, headers={"X-CSRFToken": csrf, "Referer": page.url}
+        )
+
+    refused = win()
+    assert refused.status == 409
+    assert "value_case_acknowledged" in [u["code"] for u in refused.json()["unmet"]]
+
     page.goto(f"/value-cases/opportunity/{opp.pk}/")
     page.click("#start-case")
     page.wait_for_url(re.compile(r"/value-cases/\d+/$"))
@@ -105,6 +107,8 @@ def test_rep_builds_sends_customer_acknowledges_and_deal_is_won(deal, login, new
     case = ValueCase.objects.get(opportunity=opp)
     assert case.state == "acknowledged" and case.acknowledgement.contact.name == "Li Na"
 
+    # the rep wins the deal through the API with the browser's session: the S4 gate now lets it through
+    response = win()
+    assert response.status == 200, response.text()
     opp.refresh_from_db()
-    won = opportunity_win(opportunity=opp, **win)
-    assert won.won_on is not None
+    assert opp.won_on is not None
