@@ -1,0 +1,166 @@
+"""What can be imported and exported: one entry per kind of record, built from the models themselves.
+
+A kind knows its model, which of its fields a file may set, how records are scoped (owner/team, or via
+the account), the custom-field target, the extra rules the forms apply on top of the model (e-mail
+format of leads), the dedupe normalisers, and the domain service of the slow path. Kinds whose app has
+not landed yet are simply not available.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.core.validators import validate_email
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# Fields no file sets: bookkeeping, workflow state owned by services, relations resolved otherwise.
+_ALWAYS_EXCLUDED = {"id", "version", "updated_at", "custom_fields", "owner", "team"}
+
+
+@dataclass
+class Kind:
+    name: str
+    label: Any
+    model_label: str
+    custom_target: str | None = None
+    owner_field: str | None = "owner"
+    team_field: str | None = "team"
+    account_field: str | None = None  # FK to accounts.Account resolved by external id or name
+    scope_prefix: str = ""
+    exclude: set[str] = field(default_factory=set)
+    extra_validators: dict[str, list[Callable]] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+    normalize: Callable[[dict[str, Any]], None] | None = None
+    natural_keys: tuple[str, ...] = ("external_id",)
+    slow_service: str = ""  # dotted path of the domain service for the slow path
+
+    @property
+    def model(self) -> type[models.Model]:
+        return apps.get_model(self.model_label)
+
+    @property
+    def available(self) -> bool:
+        try:
+            apps.get_model(self.model_label)
+        except LookupError:
+            return False
+        return True
+
+    def importable_fields(self) -> dict[str, models.Field]:
+        result = {}
+        for f in self.model._meta.concrete_fields:
+            if f.primary_key or f.name in _ALWAYS_EXCLUDED or f.name in self.exclude:
+                continue
+            if f.is_relation or isinstance(f, models.JSONField) or not f.editable:
+                continue
+            result[f.name] = f
+        return result
+
+    def special_fields(self) -> list[str]:
+        names = []
+        if self.owner_field:
+            names.append("owner_email")
+        if self.account_field:
+            names += ["account_external_id", "account_name"]
+        return names
+
+    def visible(self, user):
+        from keyfit.core.permissions import scope_q
+
+        return self.model.objects.filter(scope_q(user, prefix=self.scope_prefix))
+
+    def editable(self, user):
+        from keyfit.core.permissions import scope_q
+
+        return self.model.objects.filter(scope_q(user, prefix=self.scope_prefix, write=True))
+
+
+def _lead_normalize(data: dict[str, Any]) -> None:
+    from keyfit.imports import dedupe
+
+    if "email" in data:
+        data["email_normalized"] = dedupe.normalize_email(data["email"])
+    if "phone" in data:
+        data["phone_normalized"] = dedupe.normalize_phone(data["phone"])
+    if data.get("company_domain"):
+        data["company_domain"] = dedupe.normalize_domain(data["company_domain"]) or data["company_domain"]
+    elif data.get("email") and not data.get("company_domain"):
+        domain = dedupe.email_domain(data["email"])
+        if domain:
+            data["company_domain"] = domain
+
+
+KINDS: dict[str, Kind] = {
+    "account": Kind(
+        "account",
+        _("Accounts"),
+        "accounts.Account",
+        custom_target="account",
+        exclude={"domain"},
+        slow_service="keyfit.accounts.services.account_create",
+    ),
+    "contact": Kind(
+        "contact",
+        _("Contacts"),
+        "accounts.Contact",
+        custom_target="contact",
+        owner_field=None,
+        team_field=None,
+        account_field="account",
+        scope_prefix="account__",
+        slow_service="keyfit.accounts.services.contact_create",
+    ),
+    "lead": Kind(
+        "lead",
+        _("Leads"),
+        "leads.Lead",
+        custom_target="lead",
+        exclude={
+            "email_normalized",
+            "phone_normalized",
+            "screen1_result",
+            "screen1_at",
+            "screen2_result",
+            "screen2_at",
+            "fit_score",
+            "assigned_at",
+            "first_touch_at",
+            "sla_due_at",
+            "sla_breached_at",
+            "converted_at",
+            "converted_opportunity_ref",
+            "created_at",
+        },
+        extra_validators={"email": [validate_email]},
+        defaults={"source": "import"},
+        normalize=_lead_normalize,
+        natural_keys=("external_id", "email"),
+        slow_service="keyfit.leads.services.lead_create",
+    ),
+    "opportunity": Kind(
+        "opportunity",
+        _("Opportunities"),
+        "pipeline.Opportunity",
+        custom_target="opportunity",
+        account_field="account",
+        slow_service="keyfit.pipeline.services.opportunity_create",
+    ),
+    "activity": Kind("activity", _("Activities"), "pipeline.Activity", account_field="account"),
+    "stage_change": Kind("stage_change", _("Stage history"), "pipeline.StageChange", owner_field=None, team_field=None),
+    "contract": Kind("contract", _("Contracts"), "pipeline.Contract", account_field="account"),
+}
+
+
+def get_kind(name: str) -> Kind:
+    from keyfit.core.errors import ValidationFailed
+
+    kind = KINDS.get(name)
+    if kind is None or not kind.available:
+        raise ValidationFailed(fields={"kind": [_("Unknown or unavailable kind “%(kind)s”.") % {"kind": name}]})
+    return kind
+
+
+def available_kinds() -> list[Kind]:
+    return [k for k in KINDS.values() if k.available]
