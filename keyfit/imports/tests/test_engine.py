@@ -34,6 +34,11 @@ def write_csv(path, rows, *, encoding="utf-8-sig", trailing_comma=True, header=H
     return path
 
 
+def read_rejected(job):
+    with open(job.rejected_path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.reader(fh))
+
+
 def run(actor, path, mapping=MAPPING, kind="contact", dry_run=False):
     job = services.import_job_create(actor=actor, kind=kind, source_path=path, mapping=mapping, dry_run=dry_run)
     return services.import_job_start(actor=actor, job=job, inline=True)
@@ -80,7 +85,8 @@ def test_hostile_file_imports_good_rows_and_rejects_bad_ones(org, accounts, tmp_
     c7 = Contact.objects.get(external_id="C7")
     assert c7.name.startswith("=HYPERLINK") and c7.seniority == "executive"
     # the rejected-rows file: original rows plus an error column, UTF-8 with BOM
-    data = open(job.rejected_path, "rb").read()
+    with open(job.rejected_path, "rb") as fh:
+        data = fh.read()
     assert data.startswith(b"\xef\xbb\xbf")
     rejected = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     assert rejected[0] == [*HEADER, "Errors"]
@@ -97,7 +103,7 @@ def test_fix_rejected_rows_and_reimport(org, accounts, tmp_path):
     path = write_csv(tmp_path / "hostile.csv", hostile_rows()[:4])
     job = run(org.ae, path)
     assert job.counts == {"rows": 4, "created": 1, "updated": 0, "unchanged": 0, "rejected": 3}
-    rows = list(csv.reader(open(job.rejected_path, encoding="utf-8-sig", newline="")))
+    rows = read_rejected(job)
     fixed = []
     for row in rows[1:]:
         row = row[:-1]
@@ -170,7 +176,7 @@ def test_resume_after_crash_does_not_duplicate(org, accounts, tmp_path, monkeypa
     assert job.status == ImportJob.Status.DONE
     assert job.counts == {"rows": 25, "created": 24, "updated": 0, "unchanged": 0, "rejected": 1}
     assert Contact.objects.count() == 24
-    rejected = list(csv.reader(open(job.rejected_path, encoding="utf-8-sig", newline="")))
+    rejected = read_rejected(job)
     assert len(rejected) == 2 and rejected[1][0] == "C13"
 
 
