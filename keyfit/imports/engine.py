@@ -83,6 +83,10 @@ class Engine:
             if not f.blank and not f.has_default() and not f.null and name != "external_id"
         ]
         self.slow = compiled.route or not self._bulk_supported()
+        from keyfit.imports.kinds import _dotted
+
+        self.cleaner = _dotted(self.kind.cleaner) if self.kind.cleaner else None
+        self.attnames = [f.attname for f in self.model._meta.concrete_fields if f.attname != "id"]
 
     def _key_field(self, key: str | None) -> str | None:
         if not key:
@@ -108,6 +112,8 @@ class Engine:
             folded = _norm(text)
             if folded in rule.values_folded:
                 return rule.values_folded[folded], None
+        if rule.template and text:
+            text = rule.template.replace("{value}", text)
         if rule.target == "field" and text and rule.name in self.choice_maps:
             value = self.choice_maps[rule.name].get(_norm(text))
             if value is None:
@@ -208,6 +214,16 @@ class Engine:
                     row.data[first.name] = cleaned
                 else:
                     row.errors.append(self._message(number, first.column, cleaned))
+        for name, constant in self.c.constants.items():
+            if name in row.data or row.errors:
+                continue
+            value = constant.replace("{row}", str(number)) if isinstance(constant, str) else constant
+            rule = Rule(column=name, index=-1, target="field", name=name)
+            ok, cleaned = self.clean_field(name, value, rule)
+            if ok:
+                row.data[name] = cleaned
+            else:
+                row.errors.append(self._message(number, name, cleaned))
         if self.c.row_number_prefix is not None:
             row.data["external_id"] = f"{self.c.row_number_prefix}{number}"
         if self.c.currency and "currency" in self.fields and not row.data.get("currency"):
@@ -329,6 +345,28 @@ class Engine:
                     row.errors.append(self._message(row.number, column, message))
             return None
 
+    def _domain_clean(self, row: Row, current: dict | None) -> dict[str, Any]:
+        """The app's own validation function (the one its forms and API use)."""
+        from types import SimpleNamespace
+
+        data = {k: v for k, v in row.data.items() if k not in ("email_normalized", "phone_normalized")}
+        if row.custom or current is None:
+            data["custom_fields"] = dict(row.custom)
+        existing = None
+        if current is not None:
+            existing = SimpleNamespace(custom_fields=current.get("custom_fields") or {}, email=current.get("email", ""))
+        try:
+            return self.cleaner(data, existing=existing, definitions=self.definitions)
+        except ValidationFailed as exc:
+            for key, messages in exc.fields.items():
+                name = key.removeprefix("custom_fields.")
+                for message in messages:
+                    if key == "__all__":
+                        row.errors.append(_("row %(n)d: %(m)s") % {"n": row.number, "m": message})
+                    else:
+                        row.errors.append(self._message(row.number, self._column_of(name), message))
+            return {}
+
     def process(self, rows: list[Row]) -> dict[str, int]:
         """Classify and (unless dry run) write one batch; set row.outcome on each row."""
         model, k = self.model, self.kind
@@ -348,10 +386,8 @@ class Engine:
         existing: dict[Any, dict] = {}
         editable: set[int] = set()
         if seen:
-            names = [self.key_field, "pk", *self._compare_fields(rows)]
-            if k.custom_target:
-                names.append("custom_fields")
-            for item in model.objects.filter(**{f"{self.key_field}__in": list(seen)}).values(*set(names)):
+            names = {self.key_field, "pk", *self.attnames}
+            for item in model.objects.filter(**{f"{self.key_field}__in": list(seen)}).values(*names):
                 existing[item[self.key_field]] = item
             if existing:
                 pks = [e["pk"] for e in existing.values()]
@@ -370,6 +406,29 @@ class Engine:
             self._apply_specials(row, creating=current is None)
             if row.errors:
                 row.outcome = "rejected"
+                continue
+            if self.cleaner is not None:
+                cleaned = self._domain_clean(row, current)
+                if row.errors:
+                    row.outcome = "rejected"
+                    continue
+                if current is None:
+                    row.data = cleaned
+                    row.outcome = "created"
+                    inserts.append(row)
+                    continue
+                if current["pk"] not in editable:
+                    row.errors.append(
+                        _("row %(n)d: a record with this key exists and you may not change it") % {"n": row.number}
+                    )
+                    row.outcome = "rejected"
+                    continue
+                changes = {n: v for n, v in cleaned.items() if n in current and current[n] != v}
+                if not changes:
+                    row.outcome = "unchanged"
+                    continue
+                row.outcome = "updated"
+                updates.append((row, {"pk": current["pk"], **changes}))
                 continue
             if current is None:
                 for name in self.required:
@@ -423,19 +482,6 @@ class Engine:
 
     def _attname(self, name: str) -> str:
         return name
-
-    def _compare_fields(self, rows: list[Row]) -> set[str]:
-        names: set[str] = set()
-        for row in rows:
-            names.update(row.data)
-        if self.kind.owner_field:
-            names.update({f"{self.kind.owner_field}_id"})
-        if self.kind.team_field:
-            names.update({f"{self.kind.team_field}_id"})
-        if self.kind.account_field:
-            names.update({f"{self.kind.account_field}_id"})
-        concrete = {f.attname for f in self.model._meta.concrete_fields}
-        return {n for n in names if n in concrete}
 
     # --- writing -----------------------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ class Kind:
     normalize: Callable[[dict[str, Any]], None] | None = None
     natural_keys: tuple[str, ...] = ("external_id",)
     slow_service: str = ""  # dotted path of the domain service for the slow path
+    cleaner: str = ""  # dotted path of the app's own validation function: (data, existing=obj) -> values
+    writable: str = ""  # dotted path of the set of field names the app's services accept
 
     @property
     def model(self) -> type[models.Model]:
@@ -49,11 +51,14 @@ class Kind:
         return True
 
     def importable_fields(self) -> dict[str, models.Field]:
+        writable = _dotted(self.writable) if self.writable else None
         result = {}
         for f in self.model._meta.concrete_fields:
             if f.primary_key or f.name in _ALWAYS_EXCLUDED or f.name in self.exclude:
                 continue
             if f.is_relation or isinstance(f, models.JSONField) or not f.editable:
+                continue
+            if writable is not None and f.name not in writable:
                 continue
             result[f.name] = f
         return result
@@ -75,6 +80,17 @@ class Kind:
         from keyfit.core.permissions import scope_q
 
         return self.model.objects.filter(scope_q(user, prefix=self.scope_prefix, write=True))
+
+
+def _dotted(path: str):
+    """The object at a dotted path, or None when its app has not landed."""
+    from importlib import import_module
+
+    module_name, attr = path.rsplit(".", 1)
+    try:
+        return getattr(import_module(module_name), attr)
+    except (ImportError, AttributeError):
+        return None
 
 
 def _lead_normalize(data: dict[str, Any]) -> None:
@@ -138,6 +154,8 @@ KINDS: dict[str, Kind] = {
         normalize=_lead_normalize,
         natural_keys=("external_id", "email"),
         slow_service="keyfit.leads.services.lead_create",
+        cleaner="keyfit.leads.services._clean",
+        writable="keyfit.leads.services.WRITABLE",
     ),
     "opportunity": Kind(
         "opportunity",

@@ -35,6 +35,7 @@ class Rule:
     values_folded: dict[str, Any] = field(default_factory=dict)
     date_format: str = ""
     on_unknown: str = "reject"  # or "empty"
+    template: str = ""  # e.g. "Lead {value}"
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Compiled:
     currency: str
     route: bool
     raw: dict[str, Any]
+    constants: dict[str, Any] = field(default_factory=dict)
 
 
 def _norm(text: str) -> str:
@@ -139,6 +141,7 @@ def compile_mapping(kind: Kind, header: list[str], mapping: dict[str, Any], *, c
                 values_folded={_norm(k): v for k, v in values.items()},
                 date_format=str(spec.get("date_format") or mapping.get("date_format") or ""),
                 on_unknown=str(spec.get("on_unknown") or mapping.get("on_unknown") or "reject"),
+                template=str(spec.get("template") or ""),
             )
         )
     generated = mapping.get("external_id")
@@ -147,6 +150,10 @@ def compile_mapping(kind: Kind, header: list[str], mapping: dict[str, Any], *, c
         prefix = str(generated["row_number_prefix"])
         if "external_id" not in fields:
             errors.setdefault("external_id", []).append(_("This kind has no external id."))
+    constants = dict(mapping.get("constants") or {})
+    for name in constants:
+        if name not in fields:
+            errors.setdefault(f"constants.{name}", []).append(_("Unknown field “%(f)s”.") % {"f": name})
     key = mapping.get("key")
     if key is None and (prefix is not None or any(r.name == "external_id" for r in rules)):
         key = "external_id"
@@ -165,6 +172,7 @@ def compile_mapping(kind: Kind, header: list[str], mapping: dict[str, Any], *, c
         currency=str(mapping.get("currency") or ""),
         route=bool(mapping.get("route")),
         raw=mapping,
+        constants=constants,
     )
 
 
