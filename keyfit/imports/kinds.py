@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
-from django.core.validators import validate_email
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -149,7 +148,6 @@ KINDS: dict[str, Kind] = {
             "converted_opportunity_ref",
             "created_at",
         },
-        extra_validators={"email": [validate_email]},
         defaults={"source": "import"},
         normalize=_lead_normalize,
         natural_keys=("external_id", "email"),
