@@ -86,6 +86,15 @@ class Engine:
         from keyfit.imports.kinds import _dotted
 
         self.cleaner = _dotted(self.kind.cleaner) if self.kind.cleaner else None
+        # Plain text fields the app's own validation checks (length, format) need no second pass here.
+        self.passthrough = set()
+        if self.cleaner is not None:
+            self.passthrough = {
+                name
+                for name, f in self.fields.items()
+                if type(f) in (models.CharField, models.TextField) and not f.choices
+            }
+        self.empty_max = max((len(v) for v in compiled.empty_values), default=0) + 2
         self.attnames = [f.attname for f in self.model._meta.concrete_fields if f.attname != "id"]
 
     def _key_field(self, key: str | None) -> str | None:
@@ -104,7 +113,7 @@ class Engine:
         """The cell after empty placeholders and value maps; (value, error)."""
         raw = values[rule.index] if rule.index < len(values) else ""
         text = raw.strip()
-        if _norm(text) in self.c.empty_values:
+        if self.c.empty_values and len(text) <= self.empty_max and _norm(text) in self.c.empty_values:
             return "", None
         if rule.values:
             if text in rule.values:
@@ -209,6 +218,9 @@ class Engine:
                     elif not f.has_default():
                         row.data[first.name] = ""
                     continue
+                if first.name in self.passthrough and isinstance(value, str):
+                    row.data[first.name] = value
+                    continue
                 ok, cleaned = self.clean_field(first.name, value, first)
                 if ok:
                     row.data[first.name] = cleaned
@@ -228,7 +240,7 @@ class Engine:
             row.data["external_id"] = f"{self.c.row_number_prefix}{number}"
         if self.c.currency and "currency" in self.fields and not row.data.get("currency"):
             row.data["currency"] = self.c.currency
-        if self.kind.normalize and not row.errors:
+        if self.kind.normalize and not row.errors and (self.cleaner is None or self.key_field != self.c.key):
             self.kind.normalize(row.data)
         if self.key_field:
             row.key = row.data.get(self.key_field) or None
@@ -504,19 +516,24 @@ class Engine:
                 defaults[f.attname] = f.get_default()
             else:
                 defaults[f.attname] = None if f.null else ""
-        converters = [_converter(f, connection.vendor) for f in fields]
-        keys = [(f.attname, f.name) for f in fields]
+        plan = []
+        for f in fields:
+            convert = _converter(f, connection.vendor)
+            default = defaults[f.attname]
+            constant = convert(default) if convert and default not in (None, "") else default
+            plan.append((f.name, f.attname, convert, constant))
 
         def tuples() -> Iterator[tuple]:
             for row in rows:
                 out = []
-                for (attname, name), convert in zip(keys, converters, strict=True):
+                for name, attname, convert, constant in plan:
                     if name in row:
                         value = row[name]
                     elif attname in row:
                         value = row[attname]
                     else:
-                        value = defaults[attname]
+                        out.append(constant)
+                        continue
                     out.append(convert(value) if convert else value)
                 yield tuple(out)
 
