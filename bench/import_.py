@@ -130,8 +130,11 @@ def run(args) -> dict:
     configure(args.database_url)
     migrate()
     org = ensure_org(teams=2, users_per_team=2)
+    from django.apps import apps
+
     from keyfit.imports import services
-    from keyfit.leads.models import Lead
+
+    Lead = apps.get_model("leads", "Lead")
 
     path = ROOT / "var" / f"bench-import-{args.size}.csv"
     if not path.exists():
