@@ -306,6 +306,12 @@ class Engine:
             row.data[f"{k.owner_field}_id"] = self.actor.pk
             if k.team_field:
                 row.data[f"{k.team_field}_id"] = self.actor.team_id
+        if "stage" in k.extra_specials and row.special.get("stage"):
+            code = self._stage_code(row.special["stage"])
+            if code is None:
+                row.errors.append(self._message(row.number, self._column_of("stage"), _("no such stage")))
+            else:
+                row.data["stage_code"] = code
         if k.account_field:
             ext, name = row.special.get("account_external_id"), row.special.get("account_name")
             account = None
@@ -330,6 +336,21 @@ class Engine:
                 row.data[f"{k.account_field}_id"] = account.pk
             elif creating:
                 row.errors.append(_("row %(n)d: an account is required") % {"n": row.number})
+
+    def _stage_code(self, text: str) -> str | None:
+        if not hasattr(self, "_stages"):
+            from django.apps import apps
+
+            stages: dict[str, str] = {}
+            for code, en, zh in (
+                apps.get_model("pipeline", "Stage")
+                .objects.filter(active=True)
+                .values_list("code", "name_en", "name_zh_hans")
+            ):
+                for label in (code, en, zh):
+                    stages[_norm(label)] = code
+            self._stages = stages
+        return self._stages.get(_norm(text))
 
     def _column_of(self, name: str) -> str:
         for rule in self.c.rules:
@@ -577,6 +598,14 @@ class Engine:
                     actor=self.actor, instance=obj, action="update", before=before[obj.pk], after=snapshot(obj)
                 )
 
+    def _opportunity_create(self, service, data: dict[str, Any]) -> None:
+        extra = {k: v for k, v in data.items() if k not in _OPPORTUNITY_ARGS | {"account_id", "owner_id", "team_id"}}
+        opportunity = service(actor=self.actor, **_opportunity_args(data))
+        if extra:  # fields the create service does not take (e.g. notes) are set on the new record
+            for name, value in extra.items():
+                setattr(opportunity, name, value)
+            opportunity.save(update_fields=list(extra))
+
     def _create_slow(self, rows: list[Row]) -> None:
         """Create through the domain service (routing, dedupe, stage history, per-record audit)."""
         from importlib import import_module
@@ -596,6 +625,8 @@ class Engine:
                 with transaction.atomic():
                     if self.kind.name == "lead":
                         service(actor=self.actor, data=data, route=self.c.route)
+                    elif self.kind.name == "opportunity":
+                        self._opportunity_create(service, data)
                     elif self.kind.account_field:
                         from keyfit.accounts.models import Account
 
@@ -607,6 +638,21 @@ class Engine:
                 row.outcome = "rejected"
                 messages = [f"{k}: {m}" for k, ms in exc.fields.items() for m in ms] or [exc.message]
                 row.errors.append(_("row %(n)d: %(m)s") % {"n": row.number, "m": "; ".join(messages)})
+
+
+_OPPORTUNITY_ARGS = {"name", "amount", "currency", "expected_close_date", "stage_code", "custom_fields"}
+
+
+def _opportunity_args(data: dict[str, Any]) -> dict[str, Any]:
+    from keyfit.accounts.models import Account
+    from keyfit.users.models import Team, User
+
+    args = {k: v for k, v in data.items() if k in _OPPORTUNITY_ARGS}
+    args["account"] = Account.objects.get(pk=data["account_id"])
+    args["owner"] = User.objects.get(pk=data["owner_id"])
+    if data.get("team_id"):
+        args["team"] = Team.objects.get(pk=data["team_id"])
+    return args
 
 
 def _converter(f: models.Field, vendor: str):

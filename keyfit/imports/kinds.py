@@ -36,6 +36,7 @@ class Kind:
     slow_service: str = ""  # dotted path of the domain service for the slow path
     cleaner: str = ""  # dotted path of the app's own validation function: (data, existing=obj) -> values
     writable: str = ""  # dotted path of the set of field names the app's services accept
+    extra_specials: tuple[str, ...] = ()  # e.g. "stage" (by code or name)
 
     @property
     def model(self) -> type[models.Model]:
@@ -68,7 +69,7 @@ class Kind:
             names.append("owner_email")
         if self.account_field:
             names += ["account_external_id", "account_name"]
-        return names
+        return names + list(self.extra_specials)
 
     def visible(self, user):
         from keyfit.core.permissions import scope_q
@@ -161,6 +162,17 @@ KINDS: dict[str, Kind] = {
         "pipeline.Opportunity",
         custom_target="opportunity",
         account_field="account",
+        exclude={
+            "stage_entered_at",
+            "computed_probability",
+            "forecast_category",
+            "won_on",
+            "lost_on",
+            "previous_link",
+            "source_lead_id",
+            "created_at",
+        },
+        extra_specials=("stage",),
         slow_service="keyfit.pipeline.services.opportunity_create",
     ),
     "activity": Kind("activity", _("Activities"), "pipeline.Activity", account_field="account"),
