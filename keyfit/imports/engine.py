@@ -70,11 +70,16 @@ class Engine:
         for rule in compiled.rules:
             self.group.setdefault(f"{rule.target}:{rule.name}", []).append(rule)
         self.choice_maps: dict[str, dict[str, str]] = {}
+        from django.utils import translation
+
         for name, f in self.fields.items():
             if f.choices:
                 m: dict[str, str] = {}
-                for value, label in f.flatchoices:
-                    m[_norm(label)] = value
+                for language in ("en", "zh-hans"):  # labels in either language, then the stored values
+                    with translation.override(language):
+                        for value, label in f.flatchoices:
+                            m[_norm(str(label))] = value
+                for value, _label in f.flatchoices:
                     m[_norm(value)] = value
                 self.choice_maps[name] = m
         self.required = [
@@ -537,25 +542,23 @@ class Engine:
                 defaults[f.attname] = f.get_default()
             else:
                 defaults[f.attname] = None if f.null else ""
-        plan = []
-        for f in fields:
+        constants: list[Any] = []
+        index: dict[str, tuple[int, Any]] = {}
+        for position, f in enumerate(fields):
             convert = _converter(f, connection.vendor)
             default = defaults[f.attname]
-            constant = convert(default) if convert and default not in (None, "") else default
-            plan.append((f.name, f.attname, convert, constant))
+            constants.append(convert(default) if convert and default not in (None, "") else default)
+            index[f.attname] = (position, convert)
+            index.setdefault(f.name, (position, convert))
 
         def tuples() -> Iterator[tuple]:
             for row in rows:
-                out = []
-                for name, attname, convert, constant in plan:
-                    if name in row:
-                        value = row[name]
-                    elif attname in row:
-                        value = row[attname]
-                    else:
-                        out.append(constant)
-                        continue
-                    out.append(convert(value) if convert else value)
+                out = list(constants)
+                for name, value in row.items():
+                    slot = index.get(name)
+                    if slot is not None:
+                        position, convert = slot
+                        out[position] = convert(value) if convert else value
                 yield tuple(out)
 
         with connection.cursor() as cursor:

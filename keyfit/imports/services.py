@@ -187,8 +187,15 @@ def import_job_resume(*, actor, job: ImportJob) -> ImportJob:
 
 
 def import_job_run(*, job_id: int) -> ImportJob:
-    """Run (or resume) a job; commits counts and the row offset with every batch."""
+    """Run (or resume) a job in its owner's language; commits counts and the row offset with every batch."""
+    from django.utils import translation
+
     job = ImportJob.objects.select_related("owner").get(pk=job_id)
+    with translation.override(getattr(job.owner, "language", None) or translation.get_language()):
+        return _import_job_run(job)
+
+
+def _import_job_run(job: ImportJob) -> ImportJob:
     if job.status in (ImportJob.Status.DONE, ImportJob.Status.CANCELLED) or job.cancel_requested:
         if job.cancel_requested and job.status != ImportJob.Status.CANCELLED:
             ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.CANCELLED)
