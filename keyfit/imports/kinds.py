@@ -37,6 +37,8 @@ class Kind:
     cleaner: str = ""  # dotted path of the app's own validation function: (data, existing=obj) -> values
     writable: str = ""  # dotted path of the set of field names the app's services accept
     extra_specials: tuple[str, ...] = ()  # e.g. "stage" (by code or name)
+    default_key: str | None = None  # upsert key when the mapping names none and there is no external id
+    needs_external_id: bool = False  # only importable (idempotently) once the model has an external id
 
     @property
     def model(self) -> type[models.Model]:
@@ -45,9 +47,11 @@ class Kind:
     @property
     def available(self) -> bool:
         try:
-            apps.get_model(self.model_label)
+            model = apps.get_model(self.model_label)
         except LookupError:
             return False
+        if self.needs_external_id:
+            return any(f.name == "external_id" for f in model._meta.concrete_fields)
         return True
 
     def importable_fields(self) -> dict[str, models.Field]:
@@ -173,11 +177,29 @@ KINDS: dict[str, Kind] = {
             "created_at",
         },
         extra_specials=("stage",),
+        natural_keys=("external_id", "name"),
+        default_key="name",
         slow_service="keyfit.pipeline.services.opportunity_create",
     ),
-    "activity": Kind("activity", _("Activities"), "pipeline.Activity", account_field="account"),
-    "stage_change": Kind("stage_change", _("Stage history"), "pipeline.StageChange", owner_field=None, team_field=None),
-    "contract": Kind("contract", _("Contracts"), "pipeline.Contract", account_field="account"),
+    # Append-only history: importable once their models carry an external id (re-imports must not duplicate).
+    "activity": Kind("activity", _("Activities"), "pipeline.Activity", account_field="account", needs_external_id=True),
+    "stage_change": Kind(
+        "stage_change",
+        _("Stage history"),
+        "pipeline.StageChange",
+        owner_field=None,
+        team_field=None,
+        needs_external_id=True,
+    ),
+    "contract": Kind(
+        "contract",
+        _("Contracts"),
+        "pipeline.Contract",
+        account_field="account",
+        team_field=None,
+        owner_field=None,
+        needs_external_id=True,
+    ),
 }
 
 

@@ -157,6 +157,13 @@ def compile_mapping(kind: Kind, header: list[str], mapping: dict[str, Any], *, c
     key = mapping.get("key")
     if key is None and (prefix is not None or any(r.name == "external_id" for r in rules)):
         key = "external_id"
+    if key is None:
+        key = kind.default_key
+    if key and key not in fields:
+        if mapping.get("lenient"):
+            key = kind.default_key
+        else:
+            errors.setdefault("key", []).append(_("This kind has no field “%(f)s”.") % {"f": key})
     if key and key not in kind.natural_keys:
         errors.setdefault("key", []).append(_("Choose a key among: %(keys)s.") % {"keys": ", ".join(kind.natural_keys)})
     if errors:

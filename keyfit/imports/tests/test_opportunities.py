@@ -47,6 +47,14 @@ def test_opportunities_with_stage_and_amount_go_through_the_service(org, account
         "row 4, column Amount: Ensure this value is greater than or equal to 0.",
         "row 5, column Close: “2026-13-45” is not in the expected format.",
     ]
+    again = services.import_job_create(
+        actor=org.east_manager,
+        kind="opportunity",
+        source_path=write(tmp_path / "o2.csv", rows[:2] + rows[3:]),
+        mapping=mapping,
+    )
+    again = services.import_job_start(actor=org.east_manager, job=again, inline=True)
+    assert again.counts == {"rows": 4, "created": 0, "updated": 0, "unchanged": 1, "rejected": 3}
     erp = Opportunity.objects.get(name="ERP rollout")
     assert (str(erp.amount), erp.owner, erp.stage.code, str(erp.expected_close_date)) == (
         "1200000.00",
