@@ -307,7 +307,7 @@ class Engine:
                 row.data[f"{k.owner_field}_id"] = user.pk
                 if k.team_field:
                     row.data[f"{k.team_field}_id"] = user.team_id
-        elif creating and k.owner_field:
+        elif creating and k.owner_field and not self.c.route:  # routed leads get their owner from routing
             row.data[f"{k.owner_field}_id"] = self.actor.pk
             if k.team_field:
                 row.data[f"{k.team_field}_id"] = self.actor.team_id

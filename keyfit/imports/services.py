@@ -179,10 +179,12 @@ def import_job_cancel(*, actor, job: ImportJob) -> ImportJob:
 def import_job_resume(*, actor, job: ImportJob) -> ImportJob:
     """Re-run a cancelled or failed job from its last committed batch."""
     _check_owner(actor, job)
-    if job.status not in (ImportJob.Status.CANCELLED, ImportJob.Status.FAILED):
+    stuck = job.status == ImportJob.Status.RUNNING and job.cancel_requested  # its worker died
+    if job.status not in (ImportJob.Status.CANCELLED, ImportJob.Status.FAILED) and not stuck:
         raise ValidationFailed(fields={"status": [_("Only a cancelled or failed import can be resumed.")]})
     job.status = ImportJob.Status.MAPPING
-    job.save(update_fields=["status"])
+    job.cancel_requested = False
+    job.save(update_fields=["status", "cancel_requested"])
     return import_job_start(actor=actor, job=job)
 
 
@@ -253,6 +255,9 @@ def _import_job_run(job: ImportJob) -> ImportJob:
 
         try:
             run_rows(engine, table.rows, skip=job.rows_done, on_batch=on_batch)
+        except Exception as exc:  # a crash: the committed batches stay, the job can be resumed
+            _fail(job, _("The import stopped: %(e)s") % {"e": exc})
+            raise
         finally:
             writer.close()
     except UnicodeDecodeError as exc:

@@ -169,8 +169,7 @@ def test_resume_after_crash_does_not_duplicate(org, accounts, tmp_path, monkeypa
         services.import_job_start(actor=org.ae, job=job, inline=True)
     job.refresh_from_db()
     assert job.rows_done == 20 and Contact.objects.count() == 19
-    job.status = ImportJob.Status.FAILED
-    job.save()
+    assert job.status == ImportJob.Status.FAILED and job.message == "The import stopped: worker killed"
     monkeypatch.setattr(engine.Engine, "process", original)
     job = services.import_job_resume(actor=org.ae, job=job)
     assert job.status == ImportJob.Status.DONE
