@@ -100,6 +100,11 @@ class Engine:
                 if type(f) in (models.CharField, models.TextField) and not f.choices
             }
         self.empty_max = max((len(v) for v in compiled.empty_values), default=0) + 2
+        self.derived = {"domain", "currency", "country", "email", "external_id"}
+        self.prepare_fn = self.rules_fn = None
+        if self.kind.prepare_rules:
+            self.prepare_fn = _dotted(self.kind.prepare_rules[0])
+            self.rules_fn = _dotted(self.kind.prepare_rules[1])
         self.attnames = [f.attname for f in self.model._meta.concrete_fields if f.attname != "id"]
 
     def _key_field(self, key: str | None) -> str | None:
@@ -383,6 +388,24 @@ class Engine:
                     row.errors.append(self._message(row.number, column, message))
             return None
 
+    def _app_rules(self, row: Row) -> None:
+        """The app's own normalisation and cross-field rules, run on an unsaved instance of the row."""
+        instance = self.model()
+        fields = {k: v for k, v in row.data.items() if k != "custom_fields"}
+        if self.prepare_fn is not None:
+            self.prepare_fn(instance, dict(fields))
+        else:
+            for name, value in fields.items():
+                setattr(instance, name, value)
+        for key, messages in self.rules_fn(instance).items():
+            for message in messages:
+                row.errors.append(self._message(row.number, self._column_of(key), message))
+        for f in self.model._meta.concrete_fields:  # what the app derived (domain, upper-case codes…)
+            if f.attname in self.derived:
+                value = getattr(instance, f.attname)
+                if value != f.get_default() or f.attname in row.data:
+                    row.data[f.attname] = value
+
     def _domain_clean(self, row: Row, current: dict | None) -> dict[str, Any]:
         """The app's own validation function (the one its forms and API use)."""
         from types import SimpleNamespace
@@ -468,6 +491,8 @@ class Engine:
                 row.outcome = "updated"
                 updates.append((row, {"pk": current["pk"], **changes}))
                 continue
+            if self.rules_fn is not None:
+                self._app_rules(row)
             if current is None:
                 for name in self.required:
                     if name not in row.data:

@@ -37,6 +37,7 @@ class Kind:
     cleaner: str = ""  # dotted path of the app's own validation function: (data, existing=obj) -> values
     writable: str = ""  # dotted path of the set of field names the app's services accept
     extra_specials: tuple[str, ...] = ()  # e.g. "stage" (by code or name)
+    prepare_rules: tuple[str, str] | None = None  # the app's (prepare(instance, fields), rules(instance))
     default_key: str | None = None  # upsert key when the mapping names none and there is no external id
     needs_external_id: bool = False  # only importable (idempotently) once the model has an external id
 
@@ -119,6 +120,7 @@ KINDS: dict[str, Kind] = {
         "accounts.Account",
         custom_target="account",
         exclude={"domain"},
+        prepare_rules=("keyfit.accounts.services._prepare_account", "keyfit.accounts.services._account_rules"),
         slow_service="keyfit.accounts.services.account_create",
     ),
     "contact": Kind(
@@ -130,6 +132,7 @@ KINDS: dict[str, Kind] = {
         team_field=None,
         account_field="account",
         scope_prefix="account__",
+        prepare_rules=("keyfit.accounts.services._prepare_contact", "keyfit.accounts.services._contact_rules"),
         slow_service="keyfit.accounts.services.contact_create",
     ),
     "lead": Kind(

@@ -273,3 +273,25 @@ def test_mapping_with_unknown_field_is_refused(org, tmp_path):
     with pytest.raises(ValidationFailed) as exc:
         services.import_job_set_mapping(actor=org.ae, job=job, mapping=json.dumps({"columns": {"name": "nope"}}))
     assert exc.value.fields == {"columns.name": ["Unknown field “nope”."]}
+
+
+def test_accounts_apply_the_accounts_app_rules(org, tmp_path):
+    header = ["external_id", "name", "website", "currency", "country"]
+    rows = [
+        ["W1", "Acme", "https://www.Acme.cn/about", "usd", "cn"],
+        ["W2", "Bad currency", "", "XYZ", ""],
+        ["W3", "Bad country", "", "", "china"],
+    ]
+    job = run(
+        org.ae,
+        write_csv(tmp_path / "w.csv", rows, header=header),
+        mapping={"columns": {h: h for h in header}},
+        kind="account",
+    )
+    assert job.counts == {"rows": 3, "created": 1, "updated": 0, "unchanged": 0, "rejected": 2}
+    assert job.errors == [
+        "row 3, column currency: “XYZ” is not an ISO 4217 currency code.",
+        "row 4, column country: Ensure this value has at most 2 characters (it has 5).",
+    ]
+    acme = Account.objects.get(external_id="W1")
+    assert (acme.domain, acme.currency, acme.country) == ("acme.cn", "USD", "CN")
