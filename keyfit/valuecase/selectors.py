@@ -141,25 +141,29 @@ def account_value_summary(user, account) -> dict:
     """For the account page (valuecase/_account_value.html): cases at close, value realised, rate.
 
     Aggregated in SQL over the stored CV copies of the cases at close of the account's visible
-    opportunities, per currency.
+    opportunities, per currency. One query when the account has no visible case (the common case on
+    the account page), otherwise 2 + one per currency.
     """
-    closed = visible_value_cases(user).filter(opportunity__account_id=account.pk, state__in=CLOSED_STATES)
-    rows = []
-    for row in closed.values("currency").annotate(cv=Sum("customer_value")).order_by("currency"):
-        realised = closed.filter(currency=row["currency"]).aggregate(s=Sum("realisations__amount"))["s"] or Decimal("0")
-        cv = row["cv"] or Decimal("0")
-        rows.append(
-            {
-                "currency": row["currency"],
-                "cv_at_close": cv,
-                "realised": realised,
-                "rate": calc.quantize(Fraction(realised) / Fraction(cv), 4) if cv > 0 else None,
-            }
-        )
     recent = list(
         visible_value_cases(user)
         .filter(opportunity__account_id=account.pk)
         .select_related("opportunity")
         .order_by("-updated_at", "-id")[:10]
     )
+    rows = []
+    if recent:
+        closed = visible_value_cases(user).filter(opportunity__account_id=account.pk, state__in=CLOSED_STATES)
+        for row in closed.values("currency").annotate(cv=Sum("customer_value")).order_by("currency"):
+            realised = closed.filter(currency=row["currency"]).aggregate(s=Sum("realisations__amount"))["s"] or Decimal(
+                "0"
+            )
+            cv = row["cv"] or Decimal("0")
+            rows.append(
+                {
+                    "currency": row["currency"],
+                    "cv_at_close": cv,
+                    "realised": realised,
+                    "rate": calc.quantize(Fraction(realised) / Fraction(cv), 4) if cv > 0 else None,
+                }
+            )
     return {"rows": rows, "recent": recent}
