@@ -39,7 +39,7 @@ RULE_FIELDS: dict[str, str] = {
     "bant_need": "text",
     "bant_timeline": "text",
 }
-VALUE_FIELDS = tuple(RULE_FIELDS) + ("custom_fields",)
+VALUE_FIELDS = (*tuple(RULE_FIELDS), "custom_fields")
 
 
 def _number(value: Any) -> Decimal | None:

@@ -249,7 +249,7 @@ def route_leads(
 ) -> RouteResult:
     """Route the unassigned open leads (all, or those in `lead_ids`), highest priority first."""
     result = RouteResult()
-    ids = None if lead_ids is None else sorted(set(int(i) for i in lead_ids))
+    ids = None if lead_ids is None else sorted({int(i) for i in lead_ids})
     while True:
         with transaction.atomic():
             moment = now or timezone.now()
@@ -291,10 +291,7 @@ def _route_rows(
     sla: bool = False,
 ) -> None:
     compiled = [(r, compile_all(r.conditions or [])) for r in rules]
-    if sla:
-        team_ids = {r["routing_team_id"] for r in rows}
-    else:
-        team_ids = {r.routing_team_id for r in rules}
+    team_ids = {r["routing_team_id"] for r in rows} if sla else {r.routing_team_id for r in rules}
     teams = _load_teams(team_ids, seed=seed, now=now)
     batch = uuid.uuid4().hex[:16]
     updates: list[tuple[int, int, int, datetime.datetime]] = []
@@ -384,14 +381,13 @@ def _route_rows(
 def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *, now: datetime.datetime) -> None:
     if not updates:
         return
-    table = Lead._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"""UPDATE {table} AS l SET owner_id = v.owner_id, team_id = v.team_id, assigned_at = %s,
+                """UPDATE leads_lead AS l SET owner_id = v.owner_id, team_id = v.team_id, assigned_at = %s,
                     sla_due_at = v.due, sla_breached_at = NULL, updated_at = %s
                     FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[]) AS v(id, owner_id, team_id, due)
-                    WHERE l.id = v.id""",
+                    WHERE l.id = v.id""",  # noqa: S608 — table name from the model
                 [
                     now,
                     now,
@@ -405,7 +401,7 @@ def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *
             adapt = connection.ops.adapt_datetimefield_value
             stamp = adapt(now)
             cursor.executemany(
-                f"UPDATE {table} SET owner_id = %s, team_id = %s, assigned_at = %s, sla_due_at = %s, "
+                "UPDATE leads_lead SET owner_id = %s, team_id = %s, assigned_at = %s, sla_due_at = %s, "
                 "sla_breached_at = NULL, updated_at = %s WHERE id = %s",
                 [(u[1], u[2], stamp, adapt(u[3]), stamp, u[0]) for u in updates],
             )
@@ -451,10 +447,10 @@ def _write_decisions(decisions: list[tuple]) -> None:
         return
     if connection.vendor == "postgresql" and len(decisions) > 200:
         table = RoutingDecision._meta.db_table
-        with connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {table} ({', '.join(_DECISION_COLUMNS)}) FROM STDIN") as copy:
-                for d in decisions:
-                    copy.write_row((*d[:9], json.dumps(d[9], separators=(",", ":")), *d[10:]))
+        columns = ", ".join(_DECISION_COLUMNS)
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for d in decisions:
+                copy.write_row((*d[:9], json.dumps(d[9], separators=(",", ":")), *d[10:]))
         return
     RoutingDecision.objects.bulk_create(
         [RoutingDecision(**dict(zip(_DECISION_COLUMNS, d, strict=True))) for d in decisions], batch_size=2000

@@ -121,7 +121,7 @@ def test_capacity_spreads_by_share_of_daily_quota_and_caps_it():
 
 @pytest.mark.django_db
 def test_quotas_across_days_and_the_30_day_cap():
-    rt, users, ms = make_team(strategy="capacity", members=1)
+    rt, _users, ms = make_team(strategy="capacity", members=1)
     ms[0].max_per_30_days = 40  # ceil(40/30) = 2 a day, 40 in any 30 days
     ms[0].save()
     RoutingRuleFactory(routing_team=rt)
@@ -143,7 +143,7 @@ def test_quotas_across_days_and_the_30_day_cap():
 
 @pytest.mark.django_db
 def test_least_loaded_gives_to_the_member_with_fewest_open_leads():
-    rt, users, ms = make_team(strategy="least_loaded", members=3)
+    rt, users, _ms = make_team(strategy="least_loaded", members=3)
     RoutingRuleFactory(routing_team=rt)
     for _ in range(2):
         LeadFactory(owner=users[0], team=rt.team)
@@ -176,7 +176,7 @@ def test_preferred_filters_are_served_first_then_fall_back():
 
 @pytest.mark.django_db
 def test_same_seed_same_outcome():
-    rt, users, ms = make_team(strategy="least_loaded", members=4)
+    rt, _users, _ms = make_team(strategy="least_loaded", members=4)
     RoutingRuleFactory(routing_team=rt)
     leads = [LeadFactory() for _ in range(3)]
     route_leads(now=MONDAY_10, seed=42)
@@ -188,7 +188,7 @@ def test_same_seed_same_outcome():
 
 @pytest.mark.django_db
 def test_route_sets_sla_due_and_notifies_once_per_owner(mailoutbox):
-    rt, users, ms = make_team(members=1, sla_minutes=240)
+    rt, users, _ms = make_team(members=1, sla_minutes=240)
     RoutingRuleFactory(routing_team=rt)
     leads = [LeadFactory() for _ in range(3)]
     route_leads(now=MONDAY_10)
