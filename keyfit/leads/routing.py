@@ -387,7 +387,7 @@ def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *
                 """UPDATE leads_lead AS l SET owner_id = v.owner_id, team_id = v.team_id, assigned_at = %s,
                     sla_due_at = v.due, sla_breached_at = NULL, updated_at = %s
                     FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[]) AS v(id, owner_id, team_id, due)
-                    WHERE l.id = v.id""",  # noqa: S608 — table name from the model
+                    WHERE l.id = v.id""",
                 [
                     now,
                     now,
