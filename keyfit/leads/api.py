@@ -2,7 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from keyfit.core.api_utils import PageOut, api_page
 from keyfit.core.audit import audit_record, snapshot
@@ -67,7 +67,7 @@ def create_lead(request, payload: LeadIn, route: bool = False):
     lead = services.lead_create(actor=request.auth, data=data, route=route)
     lead = Lead.objects.select_related("owner", "disqualify_reason").get(pk=lead.pk)
     duplicates = [d.pk for d in selectors.lead_duplicates(request.auth, lead)]
-    return 201, {"lead": lead, "duplicates": duplicates}
+    return Status(201, {"lead": lead, "duplicates": duplicates})
 
 
 @router.post("/leads/route", response=RouteOut)
@@ -119,7 +119,7 @@ def delete_lead(request, lead_id: int):
     with transaction.atomic():
         audit_record(actor=request.auth, instance=lead, action=AuditEvent.Action.DELETE, before=snapshot(lead))
         lead.delete()
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/leads/{lead_id}/screen", response=LeadDetailOut)
@@ -143,7 +143,7 @@ def screen(request, lead_id: int, payload: ScreenIn):
 def add_signal(request, lead_id: int, payload: SignalIn):
     lead = access_lead(request.auth, lead_id, write=True)
     signal = services.lead_signal_add(actor=request.auth, lead=lead, **payload.dict())
-    return 201, signal
+    return Status(201, signal)
 
 
 @router.get("/leads/{lead_id}/signals", response=list[SignalOut])

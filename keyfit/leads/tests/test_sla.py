@@ -73,7 +73,7 @@ def sla_team(db):
 
 
 def test_breach_detection_notifies_and_reassigns(sla_team):
-    rt, users, manager = sla_team
+    _rt, users, manager = sla_team
     lead = LeadFactory()
     touched = LeadFactory()
     route_leads(now=at(2026, 11, 30, 17, 0))  # Monday 17:00; Tuesday is a holiday
