@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from keyfit.leads.calendar import Calendar
@@ -187,7 +187,7 @@ def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -
 
 
 def _fields_needed(rules: list[RoutingRule]) -> list[str]:
-    names = {"id", "priority", "owner_id", "team_id"}
+    names = {"id", "priority", "created_at", "owner_id", "team_id"}
     conds = [c for r in rules for c in r.conditions or []]
     conds += [
         c
@@ -228,10 +228,16 @@ def _reason(lead_id: int, d: dict[str, Any]) -> str:
     return text
 
 
-def _select_batch(*, lead_ids: list[int] | None, fields: list[str], limit: int) -> list[dict[str, Any]]:
+def _select_batch(
+    *, lead_ids: list[int] | None, fields: list[str], limit: int, after: dict | None
+) -> list[dict[str, Any]]:
     qs = Lead.objects.filter(owner__isnull=True, merged_into__isnull=True, status__in=OPEN_STATUSES)
     if lead_ids is not None:
         qs = qs.filter(pk__in=lead_ids)
+    if after is not None:
+        # keyset progression: leads a previous batch could not place are not read again in this run
+        p, c, i = after["priority"], after["created_at"], after["id"]
+        qs = qs.filter(Q(priority__lt=p) | Q(priority=p, created_at__gt=c) | Q(priority=p, created_at=c, id__gt=i))
     if connection.features.has_select_for_update_skip_locked:
         qs = qs.select_for_update(skip_locked=True, of=("self",))
     return list(qs.order_by("-priority", "created_at", "id").values(*fields)[:limit])
@@ -250,13 +256,14 @@ def route_leads(
     """Route the unassigned open leads (all, or those in `lead_ids`), highest priority first."""
     result = RouteResult()
     ids = None if lead_ids is None else sorted({int(i) for i in lead_ids})
+    after = None
     while True:
         with transaction.atomic():
             moment = now or timezone.now()
             rules = list(
                 RoutingRule.objects.filter(active=True).select_related("routing_team__team").order_by("position", "id")
             )
-            rows = _select_batch(lead_ids=ids, fields=_fields_needed(rules), limit=batch_size)
+            rows = _select_batch(lead_ids=ids, fields=_fields_needed(rules), limit=batch_size, after=after)
             if not rows:
                 break
             _route_rows(
@@ -265,6 +272,7 @@ def route_leads(
             result.batches += 1
         if ids is not None or len(rows) < batch_size:
             break
+        after = rows[-1]
     return result
 
 
