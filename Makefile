@@ -33,6 +33,7 @@ static/vendor/.installed: package.json package-lock.json
 assets: static/vendor/.installed
 
 messages: deps
+	mkdir -p var
 	$(PY) manage.py compile_translations
 
 setup: deps assets messages

@@ -38,9 +38,21 @@ def test_catalogues_contain_every_marked_string(tmp_path):
         shutil.copytree(app_dir, copy, ignore=shutil.ignore_patterns("locale", "__pycache__", "tests"))
         (copy / "locale").mkdir()
         subprocess.run(
-            [sys.executable, "-P", "-m", "django", "makemessages", "-l", "zh_Hans", "--no-location",
-             "--settings", "config.settings_test"],
-            cwd=copy, check=True, capture_output=True,
+            [
+                sys.executable,
+                "-P",
+                "-m",
+                "django",
+                "makemessages",
+                "-l",
+                "zh_Hans",
+                "--no-location",
+                "--settings",
+                "config.settings_test",
+            ],
+            cwd=copy,
+            check=True,
+            capture_output=True,
             env={**os.environ, "PYTHONPATH": str(settings.BASE_DIR), "KEYFIT_TESTING": "1"},
         )
         fresh = copy / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"

@@ -16,8 +16,21 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         for app_dir in app_dirs():
             subprocess.run(
-                [sys.executable, "-P", "-m", "django", "makemessages", "-l", "zh_Hans", "--no-obsolete", "--no-location",
-                 "--settings", "config.settings_test"],
-                cwd=app_dir, check=True, env={"PYTHONPATH": str(settings.BASE_DIR), "PATH": "/usr/bin:/bin", "KEYFIT_TESTING": "1"},
+                [
+                    sys.executable,
+                    "-P",
+                    "-m",
+                    "django",
+                    "makemessages",
+                    "-l",
+                    "zh_Hans",
+                    "--no-obsolete",
+                    "--no-location",
+                    "--settings",
+                    "config.settings_test",
+                ],
+                cwd=app_dir,
+                check=True,
+                env={"PYTHONPATH": str(settings.BASE_DIR), "PATH": "/usr/bin:/bin", "KEYFIT_TESTING": "1"},
             )
             self.stdout.write(f"updated {app_dir.name}")
