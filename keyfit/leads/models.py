@@ -33,7 +33,13 @@ class Lead(TimeStampedModel, VersionedModel):
     source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.MANUAL)
     campaign = models.CharField(_("campaign"), max_length=120, blank=True)
     web_form = models.ForeignKey(
-        "leads.WebForm", verbose_name=_("web form"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "leads.WebForm",
+        verbose_name=_("web form"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     # company
     company_name = models.CharField(_("company"), max_length=200, blank=True)
@@ -58,6 +64,7 @@ class Lead(TimeStampedModel, VersionedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="leads",
+        db_index=False,
     )
     status_note = models.CharField(_("status note"), max_length=500, blank=True)
     screen1_result = models.CharField(
@@ -97,9 +104,16 @@ class Lead(TimeStampedModel, VersionedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="leads",
+        db_index=False,  # lead_queue_idx starts with owner
     )
     team = models.ForeignKey(
-        "users.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+        "users.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="leads",
+        db_index=False,  # lead_team_idx starts with team
     )
     priority = models.SmallIntegerField(
         _("priority"), default=50, validators=[MinValueValidator(0), MaxValueValidator(100)]
@@ -109,13 +123,19 @@ class Lead(TimeStampedModel, VersionedModel):
     sla_due_at = models.DateTimeField(_("first-touch SLA due"), null=True, blank=True)
     sla_breached_at = models.DateTimeField(_("SLA breached at"), null=True, blank=True)
     custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
-    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True, unique=True)
+    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True)
     # outcome of imported history (used by scoring)
     known_converted = models.BooleanField(_("converted (history)"), null=True, blank=True)
     known_closed_at = models.DateTimeField(_("closed at (history)"), null=True, blank=True)
     # merge and conversion
     merged_into = models.ForeignKey(
-        "self", verbose_name=_("merged into"), null=True, blank=True, on_delete=models.SET_NULL, related_name="merged"
+        "self",
+        verbose_name=_("merged into"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged",
+        db_index=False,
     )
     converted_at = models.DateTimeField(_("converted at"), null=True, blank=True)
     converted_account = models.ForeignKey(
@@ -125,6 +145,7 @@ class Lead(TimeStampedModel, VersionedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     converted_contact = models.ForeignKey(
         "accounts.Contact",
@@ -133,13 +154,33 @@ class Lead(TimeStampedModel, VersionedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     converted_opportunity_ref = models.PositiveBigIntegerField(_("opportunity"), null=True, blank=True)
+
+    # Every index here is paid on each routing UPDATE: FK indexes that a composite or partial index
+    # already covers are switched off.
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"], condition=models.Q(external_id__isnull=False), name="lead_external_id_unique"
+            )
+        ]
         indexes = [
+            models.Index(fields=["merged_into"], name="lead_merged_into_idx", condition=models.Q(merged_into__isnull=False)),
+            models.Index(
+                fields=["converted_account"], name="lead_conv_account_idx", condition=models.Q(converted_account__isnull=False)
+            ),
+            models.Index(
+                fields=["converted_contact"], name="lead_conv_contact_idx", condition=models.Q(converted_contact__isnull=False)
+            ),
+            models.Index(
+                fields=["disqualify_reason"], name="lead_dq_reason_idx", condition=models.Q(disqualify_reason__isnull=False)
+            ),
             models.Index(fields=["owner", "status", "-priority", "sla_due_at", "id"], name="lead_queue_idx"),
             models.Index(fields=["team", "status", "-priority", "id"], name="lead_team_idx"),
             models.Index(fields=["-created_at", "-id"], name="lead_created_idx"),
@@ -372,10 +413,10 @@ class RoutingDecision(models.Model):
     at = models.DateTimeField(_("at"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=10, choices=DecisionKind.choices)
     rule = models.ForeignKey(
-        RoutingRule, verbose_name=_("rule"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        RoutingRule, verbose_name=_("rule"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     team = models.ForeignKey(
-        "users.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "users.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     from_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -384,6 +425,7 @@ class RoutingDecision(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     to_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -392,6 +434,7 @@ class RoutingDecision(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -400,6 +443,7 @@ class RoutingDecision(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     reason = models.CharField(_("reason"), max_length=500)
     inputs = models.JSONField(_("inputs"), default=dict, blank=True)

@@ -299,7 +299,19 @@ def _route_rows(
     sla: bool = False,
 ) -> None:
     compiled = [(r, compile_all(r.conditions or [])) for r in rules]
-    team_ids = {r["routing_team_id"] for r in rows} if sla else {r.routing_team_id for r in rules}
+    # first pass: the rule of every lead (rules need no state); only the teams used are then locked
+    matched: list[RoutingRule | None] = []
+    if not sla:
+        for row in rows:
+            for candidate, test in compiled:
+                if test(row):
+                    matched.append(candidate)
+                    break
+            else:
+                matched.append(None)
+        team_ids = {r.routing_team_id for r in matched if r is not None}
+    else:
+        team_ids = {r["routing_team_id"] for r in rows}
     teams = _load_teams(team_ids, seed=seed, now=now)
     batch = uuid.uuid4().hex[:16]
     updates: list[tuple[int, int, int, datetime.datetime]] = []
@@ -307,17 +319,14 @@ def _route_rows(
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
     assigned_per_user: dict[int, int] = defaultdict(int)
     kind = DecisionKind.SLA if sla else DecisionKind.AUTO
-    for row in rows:
+    for position, row in enumerate(rows):
         lead_id = row["id"]
-        rule = None
         if sla:
+            rule = None
             team = teams.get(row["routing_team_id"])
         else:
-            team = None
-            for candidate, test in compiled:
-                if test(row):
-                    rule, team = candidate, teams.get(candidate.routing_team_id)
-                    break
+            rule = matched[position]
+            team = teams.get(rule.routing_team_id) if rule is not None else None
         info: dict[str, Any] = {"priority": row.get("priority")}
         member = None
         if team is None:
@@ -390,21 +399,22 @@ def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *
     if not updates:
         return
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and len(updates) > 50:
+            # COPY the assignments into a temporary table, then one joined UPDATE (no per-row SQL)
+            cursor.execute(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS leads_routing_batch "
+                "(id bigint PRIMARY KEY, owner_id bigint, team_id bigint, due timestamptz) ON COMMIT DELETE ROWS"
+            )
+            with cursor.cursor.copy("COPY leads_routing_batch (id, owner_id, team_id, due) FROM STDIN") as copy:
+                for row in updates:
+                    copy.write_row(row)
             cursor.execute(
                 """UPDATE leads_lead AS l SET owner_id = v.owner_id, team_id = v.team_id, assigned_at = %s,
-                    sla_due_at = v.due, sla_breached_at = NULL, updated_at = %s
-                    FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[]) AS v(id, owner_id, team_id, due)
-                    WHERE l.id = v.id""",
-                [
-                    now,
-                    now,
-                    [u[0] for u in updates],
-                    [u[1] for u in updates],
-                    [u[2] for u in updates],
-                    [u[3] for u in updates],
-                ],
+                   sla_due_at = v.due, sla_breached_at = NULL, updated_at = %s
+                   FROM leads_routing_batch AS v WHERE l.id = v.id""",
+                [now, now],
             )
+            cursor.execute("TRUNCATE leads_routing_batch")
         else:
             adapt = connection.ops.adapt_datetimefield_value
             stamp = adapt(now)
