@@ -76,7 +76,10 @@ def _configure_routing(org) -> dict:
     RoutingMember.objects.all().delete()
     RoutingTeam.objects.all().delete()
     team_ids = org["team_ids"][:4]
-    members = {tid: list(User.objects.filter(team_id=tid, role="ae").order_by("id").values_list("id", flat=True)) for tid in team_ids}
+    members = {
+        tid: list(User.objects.filter(team_id=tid, role="ae").order_by("id").values_list("id", flat=True))
+        for tid in team_ids
+    }
     capacity = RoutingTeam.objects.create(team_id=team_ids[0], strategy="capacity", sla_minutes=240)
     rr = RoutingTeam.objects.create(team_id=team_ids[1], strategy="round_robin", sla_minutes=240)
     least = RoutingTeam.objects.create(team_id=team_ids[2], strategy="least_loaded", sla_minutes=480)
@@ -89,11 +92,27 @@ def _configure_routing(org) -> dict:
                 position=pos,
                 max_per_30_days=90_000 if rt is capacity else None,  # 3,000 a day each
                 paused=rt is rr and pos == 3,
-                preferred_filters=[{"field": "cf.product", "operator": "eq", "value": "scrm"}] if rt is rr and pos < 2 else [],
+                preferred_filters=[{"field": "cf.product", "operator": "eq", "value": "scrm"}]
+                if rt is rr and pos < 2
+                else [],
             )
     rules = [
-        ("East China SaaS", capacity, [{"field": "industry", "operator": "eq", "value": "saas"}, {"field": "region", "operator": "in", "value": ["Shanghai", "Zhejiang", "Jiangsu"]}]),
-        ("Large manufacturers", rr, [{"field": "industry", "operator": "eq", "value": "manufacturing"}, {"field": "company_size", "operator": "in", "value": ["250-999", "1000+"]}]),
+        (
+            "East China SaaS",
+            capacity,
+            [
+                {"field": "industry", "operator": "eq", "value": "saas"},
+                {"field": "region", "operator": "in", "value": ["Shanghai", "Zhejiang", "Jiangsu"]},
+            ],
+        ),
+        (
+            "Large manufacturers",
+            rr,
+            [
+                {"field": "industry", "operator": "eq", "value": "manufacturing"},
+                {"field": "company_size", "operator": "in", "value": ["250-999", "1000+"]},
+            ],
+        ),
         ("Hot leads", capacity, [{"field": "priority", "operator": "gte", "value": 90}]),
         ("SCRM interest", rr, [{"field": "cf.product", "operator": "eq", "value": "scrm"}]),
         ("South and West", least, [{"field": "region", "operator": "in", "value": ["Guangdong", "Sichuan", "Hubei"]}]),
@@ -216,13 +235,23 @@ def _dedupe(size: int, probes: int, now: datetime.datetime) -> dict:
     have = Lead.objects.count()
     rng = random.Random(99)
     if have < size:
-        owners = list(Lead.objects.exclude(owner=None).values_list("owner_id", "team_id").distinct()[:50]) or [(None, None)]
+        owners = list(Lead.objects.exclude(owner=None).values_list("owner_id", "team_id").distinct()[:50]) or [
+            (None, None)
+        ]
 
         def rows():
             for i in range(have, size):
                 owner, team = owners[i % len(owners)]
                 yield _lead_row(
-                    1_000_000 + i, rng, now, status="converted", owner_id=owner, team_id=team, email_normalized=f"hist{i}@h{i % 50000}.com.cn", email=f"hist{i}@h{i % 50000}.com.cn", company_domain=f"h{i % 50000}.com.cn"
+                    1_000_000 + i,
+                    rng,
+                    now,
+                    status="converted",
+                    owner_id=owner,
+                    team_id=team,
+                    email_normalized=f"hist{i}@h{i % 50000}.com.cn",
+                    email=f"hist{i}@h{i % 50000}.com.cn",
+                    company_domain=f"h{i % 50000}.com.cn",
                 )
 
         bulk_insert(Lead, rows(), batch=50_000)
@@ -234,12 +263,18 @@ def _dedupe(size: int, probes: int, now: datetime.datetime) -> dict:
     ]
     rng.shuffle(keys)
     for email, phone, domain in keys[:20]:
-        duplicate_ids(email_normalized=normalize_email(email), phone_normalized=normalize_phone(phone), company_domain=normalize_domain(domain))
+        duplicate_ids(
+            email_normalized=normalize_email(email),
+            phone_normalized=normalize_phone(phone),
+            company_domain=normalize_domain(domain),
+        )
     found = 0
     for email, phone, domain in keys:
         began = time.perf_counter()
         ids = duplicate_ids(
-            email_normalized=normalize_email(email), phone_normalized=normalize_phone(phone), company_domain=normalize_domain(domain)
+            email_normalized=normalize_email(email),
+            phone_normalized=normalize_phone(phone),
+            company_domain=normalize_domain(domain),
         )
         samples.append((time.perf_counter() - began) * 1000)
         found += bool(ids)

@@ -171,15 +171,23 @@ class Lead(TimeStampedModel, VersionedModel):
             )
         ]
         indexes = [
-            models.Index(fields=["merged_into"], name="lead_merged_into_idx", condition=models.Q(merged_into__isnull=False)),
             models.Index(
-                fields=["converted_account"], name="lead_conv_account_idx", condition=models.Q(converted_account__isnull=False)
+                fields=["merged_into"], name="lead_merged_into_idx", condition=models.Q(merged_into__isnull=False)
             ),
             models.Index(
-                fields=["converted_contact"], name="lead_conv_contact_idx", condition=models.Q(converted_contact__isnull=False)
+                fields=["converted_account"],
+                name="lead_conv_account_idx",
+                condition=models.Q(converted_account__isnull=False),
             ),
             models.Index(
-                fields=["disqualify_reason"], name="lead_dq_reason_idx", condition=models.Q(disqualify_reason__isnull=False)
+                fields=["converted_contact"],
+                name="lead_conv_contact_idx",
+                condition=models.Q(converted_contact__isnull=False),
+            ),
+            models.Index(
+                fields=["disqualify_reason"],
+                name="lead_dq_reason_idx",
+                condition=models.Q(disqualify_reason__isnull=False),
             ),
             models.Index(fields=["owner", "status", "-priority", "sla_due_at", "id"], name="lead_queue_idx"),
             models.Index(fields=["team", "status", "-priority", "id"], name="lead_team_idx"),
@@ -413,10 +421,22 @@ class RoutingDecision(models.Model):
     at = models.DateTimeField(_("at"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=10, choices=DecisionKind.choices)
     rule = models.ForeignKey(
-        RoutingRule, verbose_name=_("rule"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        RoutingRule,
+        verbose_name=_("rule"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     team = models.ForeignKey(
-        "users.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        "users.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     from_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,

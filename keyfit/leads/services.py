@@ -315,6 +315,28 @@ def leads_bulk_create(*, actor, rows: list[dict[str, Any]], route: bool = False)
     return results
 
 
+def web_form_submit(*, form, data: dict[str, Any], language: str) -> Lead:
+    """A visitor's submission of a public web form: a lead of the form's source, routed when configured."""
+    values = {
+        "source": form.source,
+        "campaign": form.campaign,
+        "contact_name": data.get("contact_name", ""),
+        "contact_title": data.get("contact_title", ""),
+        "email": data.get("email", ""),
+        "phone": data.get("phone", ""),
+        "company_name": data.get("company_name", ""),
+        "language": language,
+    }
+    with transaction.atomic():
+        lead = lead_create(actor=None, data=values, route=form.route_on_submit)
+        Lead.objects.filter(pk=lead.pk).update(web_form=form)
+        if data.get("message"):
+            LeadSignal.objects.create(
+                lead=lead, signal_type=SignalType.QUESTION, originator=Originator.CUSTOMER, note=data["message"][:1000]
+            )
+    return lead
+
+
 def _locked(lead: Lead) -> Lead:
     return Lead.objects.select_for_update().get(pk=lead.pk)
 
