@@ -6,3 +6,6 @@ class PipelineConfig(AppConfig):
     name = "keyfit.pipeline"
     label = "pipeline"
     verbose_name = _("Pipeline")
+
+    def ready(self) -> None:
+        from keyfit.pipeline import gates  # noqa: F401  (registers the seeded gate requirements)

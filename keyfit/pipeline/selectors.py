@@ -1,0 +1,218 @@
+"""Every read of the pipeline starts from visible_opportunities / visible_activities (scoping in SQL)."""
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, Sum
+from django.utils import timezone
+
+from keyfit.core.audit import audit_for
+from keyfit.core.errors import field_error
+from keyfit.core.pagination import keyset_page
+from keyfit.pipeline.choices import StageKind
+from keyfit.pipeline.models import Activity, ActivityQuestion, Opportunity, OpportunityContact, Stage, StageChange
+from keyfit.pipeline.permissions import access_opportunity, visible_activities, visible_opportunities
+
+BOARD_KINDS = (StageKind.OPEN, StageKind.SUCCESS)
+CARD_ORDER = ("-updated_at", "-id")
+LIST_ORDERS = {
+    "recent": ("-updated_at", "-id"),
+    "close": ("expected_close_date", "id"),
+    "created": ("-created_at", "-id"),
+}
+
+FILTER_KEYS = ("q", "stage", "owner", "team", "account", "forecast", "status", "close_from", "close_to")
+
+
+def _int(value, name):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise field_error(name, "Enter a whole number.") from None
+
+
+def _date(value, name):
+    try:
+        return datetime.date.fromisoformat(str(value))
+    except ValueError:
+        raise field_error(name, "Enter a date as YYYY-MM-DD.") from None
+
+
+def apply_filters(qs, filters: dict[str, Any]):
+    """Filters shared by the list page, the board and the API (all on indexed columns but `q`)."""
+    f = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
+    if "q" in f:
+        qs = qs.filter(Q(name__icontains=f["q"]) | Q(account__name__icontains=f["q"]))
+    if "stage" in f:
+        qs = qs.filter(stage__code=f["stage"])
+    if "owner" in f:
+        qs = qs.filter(owner_id=_int(f["owner"], "owner"))
+    if "team" in f:
+        qs = qs.filter(team_id=_int(f["team"], "team"))
+    if "account" in f:
+        qs = qs.filter(account_id=_int(f["account"], "account"))
+    if "forecast" in f:
+        qs = qs.filter(forecast_category=f["forecast"])
+    if "status" in f:
+        kinds = {"open": [StageKind.OPEN], "won": [StageKind.WON, StageKind.SUCCESS], "lost": [StageKind.LOST]}
+        qs = qs.filter(stage__kind__in=kinds.get(f["status"], []))
+    if "close_from" in f:
+        qs = qs.filter(expected_close_date__gte=_date(f["close_from"], "close_from"))
+    if "close_to" in f:
+        qs = qs.filter(expected_close_date__lte=_date(f["close_to"], "close_to"))
+    return qs
+
+
+def opportunity_list(user, *, filters: dict[str, Any] | None = None):
+    return apply_filters(visible_opportunities(user), filters or {}).select_related("account", "owner", "stage", "team")
+
+
+def opportunity_page(user, *, filters=None, order: str = "recent", cursor: str | None = None, limit: int = 50):
+    order_by = LIST_ORDERS.get(order, LIST_ORDERS["recent"])
+    qs = opportunity_list(user, filters=filters)
+    if order == "close":
+        qs = qs.filter(expected_close_date__isnull=False)
+    return keyset_page(qs, order=order_by, cursor=cursor, limit=limit)
+
+
+def opportunity_get(user, pk) -> Opportunity:
+    """The detail page's opportunity, with what it shows fetched in a fixed number of queries."""
+    qs = Opportunity.objects.select_related(
+        "account", "owner", "team", "stage", "lost_reason", "previous", "champion"
+    ).prefetch_related(
+        Prefetch("deal_contacts", queryset=OpportunityContact.objects.select_related("contact")),
+        "contracts",
+    )
+    return access_opportunity(user, pk, queryset=qs)
+
+
+def stage_history(opportunity: Opportunity):
+    return StageChange.objects.filter(opportunity=opportunity).select_related("from_stage", "to_stage", "actor")
+
+
+# --- board -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Column:
+    stage: Stage
+    count: int = 0
+    totals: list[tuple[Decimal, str]] = field(default_factory=list)
+    cards: list[Opportunity] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+def board_stages() -> list[Stage]:
+    return list(Stage.objects.filter(kind__in=BOARD_KINDS, active=True).order_by("position", "id"))
+
+
+def board_totals(user, *, filters=None) -> dict[int, dict[str, Any]]:
+    """Per stage: count and amount totals per currency — one grouped SQL query."""
+    rows = (
+        apply_filters(visible_opportunities(user), filters or {})
+        .filter(stage__kind__in=BOARD_KINDS)
+        .values("stage_id", "currency")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .order_by("stage_id", "currency")
+    )
+    result: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        entry = result.setdefault(row["stage_id"], {"count": 0, "totals": []})
+        entry["count"] += row["n"]
+        if row["total"] is not None:
+            entry["totals"].append((row["total"], row["currency"]))
+    return result
+
+
+def board_cards(user, *, stage: Stage, filters=None, cursor: str | None = None, limit: int = 20):
+    qs = (
+        apply_filters(visible_opportunities(user), filters or {}).filter(stage=stage).select_related("account", "owner")
+    )
+    return keyset_page(qs, order=CARD_ORDER, cursor=cursor, limit=limit)
+
+
+def board(user, *, filters=None, limit: int = 20) -> list[Column]:
+    totals = board_totals(user, filters=filters)
+    columns = []
+    for stage in board_stages():
+        entry = totals.get(stage.pk, {"count": 0, "totals": []})
+        column = Column(stage=stage, count=entry["count"], totals=entry["totals"])
+        if column.count:
+            page = board_cards(user, stage=stage, filters=filters, limit=limit)
+            column.cards, column.next_cursor = page.items, page.next_cursor
+        columns.append(column)
+    return columns
+
+
+# --- timelines ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    at: datetime.datetime
+    kind: str  # "stage" | "activity" | "audit"
+    obj: Any
+
+
+def _activities_for(qs):
+    return qs.select_related("owner", "opportunity").prefetch_related(
+        "contacts", Prefetch("asked", queryset=ActivityQuestion.objects.select_related("question"))
+    )
+
+
+def opportunity_timeline(opportunity: Opportunity, *, limit: int = 100) -> list[Entry]:
+    entries = [Entry(c.at, "stage", c) for c in stage_history(opportunity).order_by("-at", "-id")[:limit]]
+    activities = _activities_for(opportunity.activities.order_by("-occurred_at", "-id"))[:limit]
+    entries += [Entry(a.occurred_at, "activity", a) for a in activities]
+    entries += [Entry(e.at, "audit", e) for e in audit_for(opportunity, limit=limit)]
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]
+
+
+def account_pipeline_timeline(user, account, *, limit: int = 50) -> list[Entry]:
+    """Stage changes of the account's visible opportunities and its visible activities, newest first."""
+    changes = (
+        StageChange.objects.filter(opportunity__in=visible_opportunities(user).filter(account=account))
+        .select_related("from_stage", "to_stage", "actor", "opportunity")
+        .order_by("-at", "-id")[:limit]
+    )
+    activities = _activities_for(visible_activities(user).filter(account=account).order_by("-occurred_at", "-id"))[
+        :limit
+    ]
+    entries = [Entry(c.at, "stage", c) for c in changes] + [Entry(a.occurred_at, "activity", a) for a in activities]
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]
+
+
+def account_opportunities(user, account):
+    return visible_opportunities(user).filter(account=account).select_related("stage", "owner").order_by("-updated_at")
+
+
+# --- activities -----------------------------------------------------------------------------------
+
+
+def activity_list(user, *, opportunity=None, account=None, owner=None, open_only: bool = False):
+    qs = visible_activities(user)
+    if opportunity is not None:
+        qs = qs.filter(opportunity_id=_int(opportunity, "opportunity"))
+    if account is not None:
+        qs = qs.filter(account_id=_int(account, "account"))
+    if owner is not None:
+        qs = qs.filter(owner_id=_int(owner, "owner"))
+    if open_only:
+        qs = qs.filter(done=False)
+    return qs.select_related("account", "opportunity", "owner")
+
+
+def my_activities(user, *, cursor=None, limit: int = 50):
+    """The user's open activities, soonest next step first; `overdue` marks next steps in the past."""
+    today = timezone.localdate()
+    qs = Activity.objects.filter(owner=user, done=False, next_step_date__isnull=False).select_related(
+        "account", "opportunity"
+    )
+    page = keyset_page(qs, order=("next_step_date", "id"), cursor=cursor, limit=limit)
+    for activity in page.items:
+        activity.overdue = activity.next_step_date < today
+    return page
