@@ -244,9 +244,11 @@ def lead_create(*, actor, data: dict[str, Any], route: bool = False, routing_see
             lead.assigned_at = timezone.now()
         lead.save()
         audit_record(actor=actor, instance=lead, action=AuditEvent.Action.CREATE, after=snapshot(lead))
-        if route and not lead.owner_id:
-            routing.route_leads(actor=actor, lead_ids=[lead.pk], seed=routing_seed)
-            lead.refresh_from_db()
+    # routing runs in its own transaction once the lead is safely stored (inside a caller's
+    # transaction it is simply part of it)
+    if route and not lead.owner_id:
+        routing.route_leads(actor=actor, lead_ids=[lead.pk], seed=routing_seed)
+        lead.refresh_from_db()
     return lead
 
 
