@@ -132,8 +132,8 @@ def lead_detail(request, pk):
             }
         ),
         "signal_form": SignalForm(initial={"originator": "customer"}),
-        "disqualify_form": DisqualifyForm(),
-        "reassign_form": ReassignForm() if can_route(request.user) else None,
+        "disqualify_form": DisqualifyForm(prefix="dq"),
+        "reassign_form": ReassignForm(prefix="ra") if can_route(request.user) else None,
     }
     return render(request, "leads/lead_detail.html", context)
 
@@ -224,7 +224,7 @@ def lead_convert(request, pk):
 @require_POST
 def lead_disqualify(request, pk):
     def do(lead):
-        form = DisqualifyForm(request.POST)
+        form = DisqualifyForm(request.POST, prefix="dq")
         if not form.is_valid():
             raise services.ValidationFailed(fields=form.errors)
         services.lead_disqualify(
@@ -249,7 +249,7 @@ def lead_touch(request, pk):
 @require_POST
 def lead_reassign(request, pk):
     def do(lead):
-        form = ReassignForm(request.POST)
+        form = ReassignForm(request.POST, prefix="ra")
         if not form.is_valid():
             raise services.ValidationFailed(fields=form.errors)
         services.lead_reassign(
