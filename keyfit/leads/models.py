@@ -21,6 +21,18 @@ from keyfit.leads.choices import (
 )
 
 
+def _validated(check, field: str | None = None) -> None:
+    """Run a condition validator and turn its ValidationFailed into Django's ValidationError."""
+    from django.core.exceptions import ValidationError
+
+    from keyfit.core.errors import ValidationFailed
+
+    try:
+        check()
+    except ValidationFailed as exc:
+        raise ValidationError({field or key.split(".")[-1]: msgs for key, msgs in exc.fields.items()}) from exc
+
+
 class DisqualifyReason(Vocabulary):
     """Why a lead left the funnel (no need, no intent, poor fit, duplicate…); seeded, admin-editable."""
 
@@ -287,6 +299,11 @@ class FitRule(models.Model):
     position = models.PositiveIntegerField(_("position"), default=0)
     active = models.BooleanField(_("active"), default=True)
 
+    def clean(self) -> None:
+        from keyfit.leads.conditions import validate_condition
+
+        _validated(lambda: validate_condition({"field": self.field, "operator": self.operator, "value": self.value}))
+
     class Meta:
         verbose_name = _("ICP fit rule")
         verbose_name_plural = _("ICP fit rules")
@@ -368,6 +385,11 @@ class RoutingMember(models.Model):
         _("preferred filters"), default=list, blank=True, help_text=_('[{"field": …, "operator": …, "value": …}]')
     )
 
+    def clean(self) -> None:
+        from keyfit.leads.conditions import validate_conditions
+
+        _validated(lambda: validate_conditions(self.preferred_filters), "preferred_filters")
+
     class Meta:
         verbose_name = _("routing member")
         verbose_name_plural = _("routing members")
@@ -404,6 +426,11 @@ class RoutingRule(models.Model):
         RoutingTeam, verbose_name=_("routing team"), on_delete=models.CASCADE, related_name="rules"
     )
     active = models.BooleanField(_("active"), default=True)
+
+    def clean(self) -> None:
+        from keyfit.leads.conditions import validate_conditions
+
+        _validated(lambda: validate_conditions(self.conditions), "conditions")
 
     class Meta:
         verbose_name = _("routing rule")
