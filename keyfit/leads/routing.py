@@ -117,6 +117,21 @@ def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -
     team_ids = sorted(set(team_ids))
     if not team_ids:
         return {}
+    # Open-lead counts of least-loaded teams are read before the locks: a heuristic that may be a few
+    # milliseconds old; quotas, which must be exact, are read under the locks below.
+    least_loaded_users = set(
+        RoutingMember.objects.filter(routing_team__in=team_ids, routing_team__strategy=Strategy.LEAST_LOADED).values_list(
+            "user_id", flat=True
+        )
+    )
+    open_counts: dict[int, int] = {}
+    if least_loaded_users:
+        open_counts = dict(
+            Lead.objects.filter(owner_id__in=least_loaded_users, status__in=OPEN_STATUSES, merged_into__isnull=True)
+            .values("owner_id")
+            .annotate(n=Count("id"))
+            .values_list("owner_id", "n")
+        )
     teams = list(
         RoutingTeam.objects.select_for_update(of=("self",))
         .select_related("team", "calendar")
@@ -141,16 +156,6 @@ def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -
         member__in=[m.id for m in members], day__gte=oldest
     ).values_list("member_id", "day", "assigned"):
         loads[member_id].append((day, assigned))
-    strategies = {t.id: t.strategy for t in teams}
-    least_loaded_users = {m.user_id for m in members if strategies.get(m.routing_team_id) == Strategy.LEAST_LOADED}
-    open_counts: dict[int, int] = {}
-    if least_loaded_users:
-        open_counts = dict(
-            Lead.objects.filter(owner_id__in=least_loaded_users, status__in=OPEN_STATUSES, merged_into__isnull=True)
-            .values("owner_id")
-            .annotate(n=Count("id"))
-            .values_list("owner_id", "n")
-        )
     states: dict[int, TeamState] = {}
     for t in teams:
         today = todays[t.id]
