@@ -546,6 +546,7 @@ class Notification(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=16, choices=NotificationKind.choices)
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), null=True, on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveIntegerField(_("number of leads"), default=1)
     message = models.CharField(_("message"), max_length=500)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
@@ -555,6 +556,17 @@ class Notification(models.Model):
         verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="leadnotification_user_idx")]
+
+    @property
+    def text(self) -> str:
+        """The notice in the active language (`message` keeps the English original)."""
+        from django.utils.translation import gettext
+
+        if self.kind == NotificationKind.SLA_BREACH:
+            return gettext("First-touch SLA breached on lead %(lead)s.") % {"lead": self.lead_id}
+        if self.count > 1:
+            return gettext("%(count)s leads were assigned to you.") % {"count": self.count}
+        return gettext("Lead %(lead)s was assigned to you.") % {"lead": self.lead_id}
 
     def __str__(self) -> str:
         return self.message

@@ -120,9 +120,9 @@ def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -
     # Open-lead counts of least-loaded teams are read before the locks: a heuristic that may be a few
     # milliseconds old; quotas, which must be exact, are read under the locks below.
     least_loaded_users = set(
-        RoutingMember.objects.filter(routing_team__in=team_ids, routing_team__strategy=Strategy.LEAST_LOADED).values_list(
-            "user_id", flat=True
-        )
+        RoutingMember.objects.filter(
+            routing_team__in=team_ids, routing_team__strategy=Strategy.LEAST_LOADED
+        ).values_list("user_id", flat=True)
     )
     open_counts: dict[int, int] = {}
     if least_loaded_users:
@@ -512,6 +512,7 @@ def _notify_assigned(per_user: dict[int, int], updates, *, now: datetime.datetim
                 user_id=user_id,
                 kind=NotificationKind.ASSIGNED,
                 lead_id=first_lead[user_id],
+                count=count,
                 message=message,
                 created_at=now,
             )

@@ -20,7 +20,7 @@ def send_lead_notifications(*, notification_ids: list[int]) -> int:
         with translation.override(user.language or settings.LANGUAGE_CODE):
             subject = _("[keyfit] %(kind)s") % {"kind": note.get_kind_display()}
             link = f"{settings.SITE_URL}/leads/{note.lead_id}/" if note.lead_id else settings.SITE_URL
-            body = f"{note.message}\n\n{link}\n"
+            body = f"{note.text}\n\n{link}\n"
         send_mail(subject, body, None, [user.email], fail_silently=True)
         sent += 1
     return sent

@@ -197,6 +197,7 @@ def test_route_sets_sla_due_and_notifies_once_per_owner(mailoutbox):
     assert lead.team_id == rt.team_id
     note = Notification.objects.get(user=users[0])
     assert note.message == "3 leads were assigned to you"
+    assert (note.count, note.text) == (3, "3 leads were assigned to you.")
 
 
 @pytest.mark.django_db
@@ -207,7 +208,9 @@ def test_rule_conditions_are_validated():
 
     rt, _users, _ms = make_team(members=1)
     with pytest.raises(ValidationError) as exc:
-        RoutingRule(name="x", routing_team=rt, conditions=[{"field": "nope", "operator": "eq", "value": 1}]).full_clean()
+        RoutingRule(
+            name="x", routing_team=rt, conditions=[{"field": "nope", "operator": "eq", "value": 1}]
+        ).full_clean()
     assert "conditions" in exc.value.message_dict
     with pytest.raises(ValidationError) as exc:
         FitRule(name="x", field="priority", operator="gt", value="high", points=5).full_clean()
