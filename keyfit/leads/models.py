@@ -130,6 +130,7 @@ class Lead(TimeStampedModel, VersionedModel):
     priority = models.SmallIntegerField(
         _("priority"), default=50, validators=[MinValueValidator(0), MaxValueValidator(100)]
     )
+    route_requested = models.BooleanField(_("waiting to be routed"), default=False)
     assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
     first_touch_at = models.DateTimeField(_("first touch at"), null=True, blank=True)
     sla_due_at = models.DateTimeField(_("first-touch SLA due"), null=True, blank=True)

@@ -192,7 +192,7 @@ def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -
 
 
 def _fields_needed(rules: list[RoutingRule]) -> list[str]:
-    names = {"id", "priority", "created_at", "owner_id", "team_id"}
+    names = {"id", "priority", "created_at", "owner_id", "team_id", "route_requested"}
     conds = [c for r in rules for c in r.conditions or []]
     conds += [
         c
@@ -247,11 +247,13 @@ def _relax_commit() -> None:
 
 
 def _select_batch(
-    *, lead_ids: list[int] | None, fields: list[str], limit: int, after: dict | None
+    *, lead_ids: list[int] | None, fields: list[str], limit: int, after: dict | None, pending: bool = False
 ) -> list[dict[str, Any]]:
     qs = Lead.objects.filter(owner__isnull=True, merged_into__isnull=True, status__in=OPEN_STATUSES)
     if lead_ids is not None:
         qs = qs.filter(pk__in=lead_ids)
+    if pending:
+        qs = qs.filter(route_requested=True)
     if after is not None:
         # keyset progression: leads a previous batch could not place are not read again in this run
         p, c, i = after["priority"], after["created_at"], after["id"]
@@ -270,8 +272,13 @@ def route_leads(
     batch_size: int = DEFAULT_BATCH,
     keep_decisions: bool = True,
     notify: bool = True,
+    pending: bool = False,
 ) -> RouteResult:
-    """Route the unassigned open leads (all, or those in `lead_ids`), highest priority first."""
+    """Route the unassigned open leads (all, or those in `lead_ids`), highest priority first.
+
+    With `pending`, route every lead whose intake asked to be routed (`route_requested`) and that no
+    other worker holds: concurrent producers then share batches instead of queueing one lead at a time.
+    """
     result = RouteResult()
     ids = None if lead_ids is None else sorted({int(i) for i in lead_ids})
     after = None
@@ -282,7 +289,9 @@ def route_leads(
             rules = list(
                 RoutingRule.objects.filter(active=True).select_related("routing_team__team").order_by("position", "id")
             )
-            rows = _select_batch(lead_ids=ids, fields=_fields_needed(rules), limit=batch_size, after=after)
+            rows = _select_batch(
+                lead_ids=ids, fields=_fields_needed(rules), limit=batch_size, after=after, pending=pending
+            )
             if not rows:
                 break
             _route_rows(
@@ -292,6 +301,18 @@ def route_leads(
         if ids is not None or len(rows) < batch_size:
             break
         after = rows[-1]
+    return result
+
+
+def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
+    """Online routing of a lead just taken in: routes it together with every other pending lead.
+
+    When another worker's batch already holds the lead, wait for that batch to commit instead.
+    """
+    result = route_leads(actor=actor, seed=seed, pending=True, batch_size=500)
+    if not any(d["lead_id"] == lead_id for d in result.decisions) and connection.vendor == "postgresql":
+        with transaction.atomic():
+            list(Lead.objects.select_for_update().filter(pk=lead_id).values_list("pk", flat=True))
     return result
 
 
@@ -339,6 +360,7 @@ def _route_rows(
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
     assigned_per_user: dict[int, int] = defaultdict(int)
     kind = DecisionKind.SLA if sla else DecisionKind.AUTO
+    rows_pending = {row["id"]: row.get("route_requested", False) for row in rows}
     for position, row in enumerate(rows):
         lead_id = row["id"]
         if sla:
@@ -403,6 +425,9 @@ def _route_rows(
             )
         )
     _write_assignments(updates, now=now)
+    unplaced = [d[0] for d in decisions if d[6] is None and rows_pending.get(d[0])]
+    if unplaced:
+        Lead.objects.filter(pk__in=unplaced).update(route_requested=False)
     _write_loads(teams)
     _write_round_robin(teams)
     _write_decisions(decisions)
@@ -430,7 +455,7 @@ def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *
                     copy.write_row(row)
             cursor.execute(
                 """UPDATE leads_lead AS l SET owner_id = v.owner_id, team_id = v.team_id, assigned_at = %s,
-                   sla_due_at = v.due, sla_breached_at = NULL, updated_at = %s
+                   sla_due_at = v.due, sla_breached_at = NULL, route_requested = FALSE, updated_at = %s
                    FROM leads_routing_batch AS v WHERE l.id = v.id""",
                 [now, now],
             )
@@ -440,7 +465,7 @@ def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *
             stamp = adapt(now)
             cursor.executemany(
                 "UPDATE leads_lead SET owner_id = %s, team_id = %s, assigned_at = %s, sla_due_at = %s, "
-                "sla_breached_at = NULL, updated_at = %s WHERE id = %s",
+                "sla_breached_at = NULL, route_requested = FALSE, updated_at = %s WHERE id = %s",
                 [(u[1], u[2], stamp, adapt(u[3]), stamp, u[0]) for u in updates],
             )
 

@@ -242,12 +242,13 @@ def lead_create(*, actor, data: dict[str, Any], route: bool = False, routing_see
         lead = Lead(**values)
         if lead.owner_id:
             lead.assigned_at = timezone.now()
+        lead.route_requested = bool(route and not lead.owner_id)
         lead.save()
         audit_record(actor=actor, instance=lead, action=AuditEvent.Action.CREATE, after=snapshot(lead))
     # routing runs in its own transaction once the lead is safely stored (inside a caller's
-    # transaction it is simply part of it)
-    if route and not lead.owner_id:
-        routing.route_leads(actor=actor, lead_ids=[lead.pk], seed=routing_seed)
+    # transaction it is simply part of it); concurrent intakes share routing batches
+    if lead.route_requested:
+        routing.route_new_lead(actor=actor, lead_id=lead.pk, seed=routing_seed)
         lead.refresh_from_db()
     return lead
 

@@ -15,5 +15,8 @@ def test_demo_has_leads_in_every_status_rules_and_breaches():
     statuses = set(Lead.objects.values_list("status", flat=True))
     assert statuses == {"new", "screening", "qualified", "converted", "nurture", "disqualified"}
     assert RoutingTeam.objects.filter(strategy="capacity").exists()
-    assert Lead.objects.filter(sla_breached_at__isnull=False).exists() or RoutingDecision.objects.filter(kind="sla").exists()
+    assert (
+        Lead.objects.filter(sla_breached_at__isnull=False).exists()
+        or RoutingDecision.objects.filter(kind="sla").exists()
+    )
     assert Lead.objects.filter(merged_into__isnull=False).count() == 1
