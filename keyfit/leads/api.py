@@ -8,6 +8,7 @@ from keyfit.core.api_utils import PageOut, api_page
 from keyfit.core.audit import audit_record, snapshot
 from keyfit.core.errors import NotFound, PermissionDenied, ValidationFailed
 from keyfit.core.models import AuditEvent
+from keyfit.core.permissions import is_admin
 from keyfit.leads import selectors, services
 from keyfit.leads.models import Lead
 from keyfit.leads.permissions import access_lead, can_create_leads, can_route, editable_leads, require
@@ -74,7 +75,9 @@ def create_lead(request, payload: LeadIn, route: bool = False):
 def route(request, payload: RouteIn):
     require(can_route(request.auth))
     ids = payload.lead_ids
-    if ids is not None:
+    if ids is None:
+        require(is_admin(request.auth))  # every unassigned lead of the organisation
+    else:
         visible = set(editable_leads(request.auth).filter(pk__in=ids).values_list("pk", flat=True))
         missing = set(ids) - visible
         if missing:

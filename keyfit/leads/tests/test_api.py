@@ -306,8 +306,10 @@ def test_route_endpoint_returns_counts_and_decisions(org, api_client_for, django
     RoutingMemberFactory(routing_team=rt, user=org.sdr)
     RoutingRuleFactory(routing_team=rt, name="East China SaaS")
     leads = [LeadFactory() for _ in range(20)]
-    client = api_client_for(org.east_manager)
+    client = api_client_for(org.admin)
     assert post(api_client_for(org.sdr), "/api/v1/leads/route", {}).status_code == 403
+    assert post(api_client_for(org.east_manager), "/api/v1/leads/route", {}).status_code == 403
+    assert Lead.objects.filter(owner__isnull=False).count() == 0
     with django_assert_max_num_queries(22):
         r = post(client, "/api/v1/leads/route", {})
     body = r.json()
@@ -318,6 +320,11 @@ def test_route_endpoint_returns_counts_and_decisions(org, api_client_for, django
     )
     r = client.get(f"/api/v1/leads/{leads[0].pk}/decisions")
     assert r.json()[0]["owner_id"] == org.sdr.pk
+    mine = LeadFactory(team=org.teams["east"])
+    r = post(api_client_for(org.east_manager), "/api/v1/leads/route", {"lead_ids": [mine.pk]})
+    assert r.json()["routed"] == 1
+    hidden = LeadFactory(team=org.teams["south"])
+    assert post(api_client_for(org.east_manager), "/api/v1/leads/route", {"lead_ids": [hidden.pk]}).status_code == 404
 
 
 @pytest.mark.django_db
