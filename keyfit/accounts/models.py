@@ -67,6 +67,8 @@ class Account(TimeStampedModel, VersionedModel):
             models.Index(fields=["team", "name", "id"], name="account_team_name_idx"),
             models.Index(fields=["-updated_at", "-id"], name="account_updated_idx"),
             models.Index(Lower("name"), name="account_lower_name_idx"),
+            models.Index(fields=["country", "name", "id"], name="account_country_name_idx"),
+            models.Index(fields=["industry", "name", "id"], name="account_industry_name_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,473 @@
+"""Pages: parse input, call one selector or service, render. Out of scope → 404; read-only → 403."""
+
+from decimal import Decimal
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from keyfit.accounts import selectors, services
+from keyfit.accounts.choices import BuyingRole, Industry, Lifecycle, Seniority, Tier
+from keyfit.accounts.forms import (
+    AccountForm,
+    ContactForm,
+    CustomFieldForm,
+    account_initial,
+    contact_initial,
+)
+from keyfit.accounts.models import Account, Contact
+from keyfit.accounts.timeline import account_panels
+from keyfit.core.audit import audit_for
+from keyfit.core.customfields import custom_field_definitions, custom_field_display
+from keyfit.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from keyfit.core.models import CustomFieldDefinition, localized
+from keyfit.core.money import format_money
+from keyfit.core.permissions import can_write, is_admin
+from keyfit.users.models import Team, User
+
+
+def domain_errors(view):
+    """NotFound → 404 page, PermissionDenied → 403 page (the same rule as the API)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound:
+            raise Http404() from None
+        except PermissionDenied:
+            raise DjangoPermissionDenied() from None
+
+    return wrapper
+
+
+def _choice_filters(target: str) -> list[dict]:
+    """Single-choice and yes/no custom fields offered as list filters."""
+    rows = []
+    for d in custom_field_definitions(target):
+        if d.field_type == CustomFieldDefinition.Type.CHOICE:
+
+            class _C:
+                pass
+
+            options = []
+            for c in d.choices or []:
+                item = _C()
+                item.label_en = c.get("label_en") or str(c.get("value"))
+                item.label_zh_hans = c.get("label_zh_hans") or ""
+                options.append((str(c.get("value")), localized(item, "label")))
+            rows.append({"name": f"cf_{d.key}", "label": d.label, "options": options})
+        elif d.field_type == CustomFieldDefinition.Type.BOOLEAN:
+            rows.append({"name": f"cf_{d.key}", "label": d.label, "options": [("1", _("Yes")), ("0", _("No"))]})
+    return rows
+
+
+def _custom_values(target: str, values: dict, currency: str | None = None) -> list[tuple[str, str]]:
+    """(label, shown value) for a detail page: choices by label, yes/no and money localised."""
+    T = CustomFieldDefinition.Type
+    kinds = {d.label: d.field_type for d in custom_field_definitions(target)}
+    rows = []
+    for label, value in custom_field_display(target, values):
+        if kinds.get(label) == T.BOOLEAN:
+            value = _("Yes") if value else _("No")
+        elif kinds.get(label) == T.MONEY:
+            value = format_money(Decimal(str(value)), currency)
+        rows.append((label, value))
+    return rows
+
+
+MAX_OWNER_OPTIONS = 1000
+
+
+def _options(rows, selected) -> str:
+    """<option> tags for a filter select, built in one pass (cheaper than a template loop per option)."""
+    selected = str(selected or "")
+    parts = []
+    for pk, label in rows:
+        mark = " selected" if str(pk) == selected else ""
+        parts.append(f'<option value="{pk}"{mark}>{escape(label)}</option>')
+    return mark_safe("".join(parts))  # every label is escaped above
+
+
+def _label_rows(items, model, fields: tuple[str, ...]) -> None:
+    """Add `<field>_label` to each row from one label table per field (get_FOO_display is slow per row)."""
+    if not items:
+        return
+    for name in fields:
+        labels = {value: str(label) for value, label in model._meta.get_field(name).flatchoices}
+        for item in items:
+            if isinstance(item, dict):
+                item[f"{name}_label"] = labels.get(item[name], "")
+            else:
+                setattr(item, f"{name}_label", labels.get(getattr(item, name), ""))
+
+
+def _query_without_cursor(request) -> str:
+    params = [(k, v) for k, v in request.GET.items() if k != "cursor" and v != ""]
+    return urlencode(params)
+
+
+# --- accounts ---------------------------------------------------------------------------------------
+
+
+@login_required
+@domain_errors
+def account_list(request):
+    filters = request.GET.dict()
+    try:
+        page = selectors.account_list(request.user, filters, values=selectors.LIST_VALUES)
+    except ValidationFailed:
+        page = selectors.account_list(request.user, {**filters, "cursor": ""}, values=selectors.LIST_VALUES)
+    _label_rows(page.items, Account, ("tier", "lifecycle", "industry"))
+    query = _query_without_cursor(request)
+    context = {
+        "page": page,
+        "query": query,
+        "filters": filters,
+        "more_url": f"?{query}&cursor={page.next_cursor}" if page.next_cursor else "",
+        "base_url": reverse("accounts:account_list"),
+    }
+    if request.htmx and request.GET.get("cursor"):
+        return render(request, "accounts/_account_rows.html", context)
+    context.update(
+        tiers=Tier.choices,
+        lifecycles=Lifecycle.choices,
+        industries=Industry.choices,
+        owner_options=_options(
+            User.objects.filter(is_active=True)
+            .order_by("full_name")
+            .values_list("id", "full_name")[:MAX_OWNER_OPTIONS],
+            filters.get("owner"),
+        ),
+        team_options=_options(Team.objects.order_by("name").values_list("id", "name"), filters.get("team")),
+        custom_filters=_choice_filters("account"),
+        saved_views=selectors.saved_views(request.user, "accounts"),
+        can_create=can_write(request.user),
+    )
+    return render(request, "accounts/account_list.html", context)
+
+
+@login_required
+@domain_errors
+def account_detail(request, pk: int):
+    account = selectors.access_account(request.user, pk)
+    contacts = selectors.account_contacts(account)
+    return render(
+        request,
+        "accounts/account_detail.html",
+        {
+            "account": account,
+            "contacts": contacts,
+            "org": selectors.org_chart(contacts),
+            "custom_values": _custom_values("account", account.custom_fields, account.currency),
+            "events": audit_for(account),
+            "can_edit": selectors.account_can_edit(request.user, account),
+            "panels": account_panels(request, account),
+        },
+    )
+
+
+@login_required
+@domain_errors
+def account_org_chart(request, pk: int):
+    account = selectors.access_account(request.user, pk)
+    contacts = selectors.account_contacts(account)
+    org = selectors.org_chart(contacts)
+    return render(request, "accounts/org_chart.html", {"account": account, "org": org, "org_data": _tree_data(org)})
+
+
+def _tree_data(nodes) -> list[dict]:
+    """The org chart as plain data for the ECharts tree (names, titles, roles, links)."""
+    base = reverse("accounts:contact_list")
+    return [
+        {
+            "name": node["contact"].name,
+            "title": node["contact"].title,
+            "role": node["contact"].get_buying_role_display() if node["contact"].buying_role else "",
+            "url": f"{base}{node['contact'].pk}/",
+            "children": _tree_data(node["reports"]),
+        }
+        for node in nodes
+    ]
+
+
+@login_required
+@domain_errors
+def account_create(request):
+    if not can_write(request.user):
+        raise PermissionDenied()
+    form = AccountForm(request.POST or None, actor=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = services.account_create(actor=request.user, **form.service_fields())
+        except ValidationFailed as exc:
+            form.apply_errors(exc)
+        else:
+            messages.success(request, _("Account created."))
+            return redirect("accounts:account_detail", pk=account.pk)
+    status = 422 if request.method == "POST" else 200
+    return render(request, "accounts/account_form.html", {"form": form, "title": _("New account")}, status=status)
+
+
+@login_required
+@domain_errors
+def account_edit(request, pk: int):
+    account = selectors.access_account(request.user, pk)
+    if not selectors.account_can_edit(request.user, account):
+        raise PermissionDenied()
+    form = AccountForm(
+        request.POST or None,
+        initial=account_initial(account),
+        custom_initial=account.custom_fields,
+        actor=request.user,
+    )
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.account_update(
+                actor=request.user, account=account, version=form.cleaned_data.get("version"), **form.service_fields()
+            )
+        except ValidationFailed as exc:
+            form.apply_errors(exc)
+        except Conflict as exc:
+            conflict = exc.extra.get("current")
+            form.add_error(None, exc.message)
+            form.data = form.data.copy()
+            form.data["version"] = str(conflict.get("version"))
+        else:
+            messages.success(request, _("Account saved."))
+            return redirect("accounts:account_detail", pk=account.pk)
+    status = 200 if request.method == "GET" else (409 if conflict else 422)
+    return render(
+        request,
+        "accounts/account_form.html",
+        {"form": form, "title": account.name, "object": account, "conflict": conflict},
+        status=status,
+    )
+
+
+@login_required
+@domain_errors
+def account_delete(request, pk: int):
+    account = selectors.access_account(request.user, pk)
+    if not selectors.account_can_edit(request.user, account):
+        raise PermissionDenied()
+    if request.method == "POST":
+        try:
+            services.account_delete(actor=request.user, account=account)
+        except Conflict as exc:
+            messages.error(request, exc.message)
+            return redirect("accounts:account_detail", pk=account.pk)
+        messages.success(request, _("Account deleted."))
+        return redirect("accounts:account_list")
+    return render(request, "accounts/confirm_delete.html", {"object": account, "cancel": account_detail_url(account)})
+
+
+def account_detail_url(account) -> str:
+    return reverse("accounts:account_detail", args=[account.pk])
+
+
+# --- contacts ---------------------------------------------------------------------------------------
+
+
+@login_required
+@domain_errors
+def contact_list(request):
+    filters = request.GET.dict()
+    try:
+        page = selectors.contact_list(request.user, filters)
+    except ValidationFailed:
+        page = selectors.contact_list(request.user, {**filters, "cursor": ""})
+    _label_rows(page.items, Contact, ("buying_role",))
+    query = _query_without_cursor(request)
+    context = {
+        "page": page,
+        "query": query,
+        "filters": filters,
+        "more_url": f"?{query}&cursor={page.next_cursor}" if page.next_cursor else "",
+        "base_url": reverse("accounts:account_list"),
+    }
+    if request.htmx and request.GET.get("cursor"):
+        return render(request, "accounts/_contact_rows.html", context)
+    context.update(
+        buying_roles=BuyingRole.choices,
+        seniorities=Seniority.choices,
+        custom_filters=_choice_filters("contact"),
+        saved_views=selectors.saved_views(request.user, "contacts"),
+    )
+    return render(request, "accounts/contact_list.html", context)
+
+
+@login_required
+@domain_errors
+def contact_detail(request, pk: int):
+    contact = selectors.access_contact(request.user, pk)
+    return render(
+        request,
+        "accounts/contact_detail.html",
+        {
+            "contact": contact,
+            "reports": list(contact.reports.order_by("name")[:200]),
+            "custom_values": _custom_values("contact", contact.custom_fields),
+            "events": audit_for(contact),
+            "can_edit": selectors.contact_can_edit(request.user, contact),
+        },
+    )
+
+
+@login_required
+@domain_errors
+def contact_create(request, account_pk: int):
+    account = selectors.access_account(request.user, account_pk)
+    if not selectors.account_can_edit(request.user, account):
+        raise PermissionDenied()
+    form = ContactForm(request.POST or None, account=account)
+    if request.method == "POST" and form.is_valid():
+        try:
+            contact = services.contact_create(actor=request.user, account=account, **form.service_fields())
+        except ValidationFailed as exc:
+            form.apply_errors(exc)
+        else:
+            messages.success(request, _("Contact created."))
+            return redirect("accounts:contact_detail", pk=contact.pk)
+    status = 422 if request.method == "POST" else 200
+    title = _("New contact at %(account)s") % {"account": account.name}
+    return render(
+        request, "accounts/contact_form.html", {"form": form, "title": title, "account": account}, status=status
+    )
+
+
+@login_required
+@domain_errors
+def contact_edit(request, pk: int):
+    contact = selectors.access_contact(request.user, pk)
+    if not selectors.contact_can_edit(request.user, contact):
+        raise PermissionDenied()
+    form = ContactForm(
+        request.POST or None,
+        initial=contact_initial(contact),
+        custom_initial=contact.custom_fields,
+        account=contact.account,
+    )
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.contact_update(
+                actor=request.user, contact=contact, version=form.cleaned_data.get("version"), **form.service_fields()
+            )
+        except ValidationFailed as exc:
+            form.apply_errors(exc)
+        except Conflict as exc:
+            conflict = exc.extra.get("current")
+            form.add_error(None, exc.message)
+            form.data = form.data.copy()
+            form.data["version"] = str(conflict.get("version"))
+        else:
+            messages.success(request, _("Contact saved."))
+            return redirect("accounts:contact_detail", pk=contact.pk)
+    status = 200 if request.method == "GET" else (409 if conflict else 422)
+    return render(
+        request,
+        "accounts/contact_form.html",
+        {"form": form, "title": contact.name, "account": contact.account, "object": contact, "conflict": conflict},
+        status=status,
+    )
+
+
+@login_required
+@domain_errors
+def contact_delete(request, pk: int):
+    contact = selectors.access_contact(request.user, pk)
+    if not selectors.contact_can_edit(request.user, contact):
+        raise PermissionDenied()
+    if request.method == "POST":
+        account_pk = contact.account_id
+        try:
+            services.contact_delete(actor=request.user, contact=contact)
+        except Conflict as exc:
+            messages.error(request, exc.message)
+            return redirect("accounts:contact_detail", pk=contact.pk)
+        messages.success(request, _("Contact deleted."))
+        return redirect("accounts:account_detail", pk=account_pk)
+    return render(
+        request,
+        "accounts/confirm_delete.html",
+        {"object": contact, "cancel": reverse("accounts:contact_detail", args=[contact.pk])},
+    )
+
+
+# --- saved views ------------------------------------------------------------------------------------
+
+_LIST_URLS = {"accounts": "accounts:account_list", "contacts": "accounts:contact_list"}
+
+
+@login_required
+@require_POST
+def saved_view_save(request, list_key: str):
+    if list_key not in _LIST_URLS:
+        raise Http404()
+    query = request.POST.get("query", "")
+    try:
+        services.saved_view_save(actor=request.user, list_key=list_key, name=request.POST.get("name", ""), query=query)
+    except ValidationFailed as exc:
+        messages.error(request, "; ".join(m for msgs in exc.fields.values() for m in msgs))
+    else:
+        messages.success(request, _("View saved."))
+    return HttpResponseRedirect(f"{reverse(_LIST_URLS[list_key])}?{query}")
+
+
+@login_required
+@require_POST
+def saved_view_delete(request, list_key: str, view_id: int):
+    if list_key not in _LIST_URLS:
+        raise Http404()
+    services.saved_view_delete(actor=request.user, view_id=view_id)
+    messages.success(request, _("View deleted."))
+    return redirect(_LIST_URLS[list_key])
+
+
+# --- custom fields (admin) --------------------------------------------------------------------------
+
+
+def _require_admin(user) -> None:
+    if not is_admin(user):
+        raise Http404()
+
+
+@login_required
+def custom_field_list(request):
+    _require_admin(request.user)
+    definitions = CustomFieldDefinition.objects.order_by("target", "position", "id")
+    return render(request, "accounts/custom_field_list.html", {"definitions": definitions})
+
+
+@login_required
+@domain_errors
+def custom_field_edit(request, pk: int | None = None):
+    _require_admin(request.user)
+    definition = None
+    if pk is not None:
+        definition = CustomFieldDefinition.objects.filter(pk=pk).first()
+        if definition is None:
+            raise Http404()
+    form = CustomFieldForm(request.POST or None, instance=definition)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.custom_field_save(actor=request.user, definition=definition, **form.service_fields())
+        except ValidationFailed as exc:
+            form.apply_errors(exc)
+        else:
+            messages.success(request, _("Custom field saved."))
+            return redirect("accounts:custom_field_list")
+    title = definition.label if definition else _("New custom field")
+    status = 422 if request.method == "POST" else 200
+    return render(request, "accounts/custom_field_form.html", {"form": form, "title": title}, status=status)
