@@ -3,6 +3,8 @@
 from django.utils.translation import gettext as _
 
 from keyfit.accounts.models import Account, Contact
+from keyfit.accounts.permissions import editable_accounts
+from keyfit.accounts.services import account_create, contact_create
 from keyfit.core.audit import audit_record, snapshot
 from keyfit.core.models import AuditEvent
 from keyfit.leads.models import Lead
@@ -25,7 +27,8 @@ def account_for_lead(*, actor, lead: Lead, owner) -> tuple[Account, bool]:
         return account, False
     from keyfit.accounts.choices import Industry
 
-    account = Account(
+    account = account_create(
+        actor=actor,
         name=lead.company_name or lead.contact_name or _("Account of lead %(id)s") % {"id": lead.pk},
         domain=lead.company_domain if lead.company_domain not in FREE_MAIL_DOMAINS else "",
         website=f"https://{lead.company_domain}" if lead.company_domain else "",
@@ -35,10 +38,6 @@ def account_for_lead(*, actor, lead: Lead, owner) -> tuple[Account, bool]:
         currency=lead.currency,
         owner=owner,
         team_id=lead.team_id or getattr(owner, "team_id", None),
-    )
-    account.save()
-    audit_record(
-        actor=actor, instance=account, action=AuditEvent.Action.CREATE, after=snapshot(account), verb="from_lead"
     )
     return account, True
 
@@ -51,14 +50,19 @@ def contact_for_lead(*, actor, lead: Lead, account: Account) -> tuple[Contact | 
             return contact, False
     if not (lead.contact_name or lead.email):
         return None, False
-    contact = Contact(
-        account=account,
-        name=lead.contact_name or lead.email,
-        title=lead.contact_title,
-        email=lead.email_normalized,
-        phone=lead.phone,
-        language=lead.language,
-    )
+    fields = {
+        "name": lead.contact_name or lead.email,
+        "title": lead.contact_title,
+        "email": lead.email_normalized,
+        "phone": lead.phone,
+        "language": lead.language,
+    }
+    if editable_accounts(actor).filter(pk=account.pk).exists():
+        return contact_create(actor=actor, account=account, **fields), True
+    # The account belongs to someone else: the conversion the actor may make still records the
+    # customer's person on it (audited as coming from the lead).
+    contact = Contact(account=account, **fields)
+    contact.full_clean(exclude=["reports_to"])
     contact.save()
     audit_record(
         actor=actor, instance=contact, action=AuditEvent.Action.CREATE, after=snapshot(contact), verb="from_lead"

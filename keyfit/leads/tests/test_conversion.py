@@ -85,3 +85,26 @@ def test_converted_lead_cannot_be_converted_again(org):
     with pytest.raises(ValidationFailed):
         lead_convert(actor=org.sdr, lead=Lead.objects.get(pk=lead.pk))
     assert Opportunity.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_sdr_adds_the_new_contact_to_an_account_someone_else_owns(org):
+    from keyfit.core.models import AuditEvent
+
+    account = Account.objects.create(
+        name="Acme Robotics Ltd", domain="acme-robotics.cn", owner=org.ae2, team=org.teams["east"]
+    )
+    lead = ready(org)
+    result = lead_convert(actor=org.sdr, lead=lead)
+    assert result["account"] == account and result["contact_created"]
+    assert result["contact"].account == account
+    event = AuditEvent.objects.get(object_id=str(result["contact"].pk), action="create", content_type__model="contact")
+    assert (event.actor, event.verb) == (org.sdr, "from_lead")
+
+
+@pytest.mark.django_db
+def test_manager_converts_a_lead_of_the_team_owned_by_the_sdr(org):
+    lead = ready(org)
+    result = lead_convert(actor=org.east_manager, lead=lead)
+    assert result["account"].owner == org.sdr
+    assert result["opportunity"].owner == org.sdr
