@@ -17,7 +17,9 @@ def test_sdr_screens_records_the_proposal_request_and_converts(login):
     team = TeamFactory(name="East China SaaS")
     sdr = UserFactory(role=Role.SDR, team=team, full_name="Wang Fang")
     FitRule.objects.create(name="SaaS", field="industry", operator="eq", value="saas", points=50, position=1)
-    FitRule.objects.create(name="Mid-size and up", field="company_size", operator="in", value=["250-999", "1000+"], points=30, position=2)
+    FitRule.objects.create(
+        name="Mid-size and up", field="company_size", operator="in", value=["250-999", "1000+"], points=30, position=2
+    )
     lead = LeadFactory(
         owner=sdr,
         team=team,
@@ -67,4 +69,8 @@ def test_sdr_screens_records_the_proposal_request_and_converts(login):
     assert opportunity.account.name == "Hangzhou Cloudbridge"
     assert opportunity.account.domain == "cloudbridge.cn"
     contact = OpportunityContact.objects.get(opportunity=opportunity).contact
-    assert (contact.name, contact.email, contact.account_id) == ("Chen Jie", "chen.jie@cloudbridge.cn", opportunity.account_id)
+    assert (contact.name, contact.email, contact.account_id) == (
+        "Chen Jie",
+        "chen.jie@cloudbridge.cn",
+        opportunity.account_id,
+    )
