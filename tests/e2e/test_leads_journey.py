@@ -7,6 +7,19 @@ import pytest
 from keyfit.core.roles import Role
 
 
+def seeded_vocabulary():
+    """Earlier transactional tests flush the database, seeded rows included: put them back."""
+    from django.apps import apps
+
+    from keyfit.leads.seed_data import seed_vocabulary as seed_leads
+    from keyfit.pipeline.models import Stage
+    from keyfit.pipeline.seed_data import seed_vocabulary as seed_pipeline
+
+    seed_leads(apps)
+    if not Stage.objects.exists():
+        seed_pipeline(apps)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_sdr_screens_records_the_proposal_request_and_converts(login):
     from keyfit.leads.models import FitRule, Lead
@@ -14,6 +27,7 @@ def test_sdr_screens_records_the_proposal_request_and_converts(login):
     from keyfit.pipeline.models import Opportunity, OpportunityContact
     from keyfit.users.tests.factories import TeamFactory, UserFactory
 
+    seeded_vocabulary()
     team = TeamFactory(name="East China SaaS")
     sdr = UserFactory(role=Role.SDR, team=team, full_name="Wang Fang")
     FitRule.objects.create(name="SaaS", field="industry", operator="eq", value="saas", points=50, position=1)
@@ -60,7 +74,8 @@ def test_sdr_screens_records_the_proposal_request_and_converts(login):
     assert page.inner_text("#lead-status") == "Qualified"
 
     page.click("#convert")
-    page.wait_for_selector("#converted")
+    page.wait_for_selector("#converted, .msg-error")
+    assert page.locator(".msg-error").count() == 0, page.inner_text(".messages")
     lead = Lead.objects.get(pk=lead.pk)
     assert lead.status == "converted"
     opportunity = Opportunity.objects.get(source_lead_id=lead.pk)

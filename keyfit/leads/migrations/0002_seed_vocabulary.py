@@ -1,26 +1,10 @@
 from django.db import migrations
 
-REASONS = [
-    ("no_need", "No need", "没有需求"),
-    ("need_no_intent_to_solve", "Need but no intent to solve", "有问题但无意解决"),
-    ("no_intent", "No purchase intent", "无购买意向"),
-    ("below_value_threshold", "Below value threshold", "价值低于门槛"),
-    ("poor_fit", "Poor fit", "匹配度低"),
-    ("duplicate", "Duplicate", "重复线索"),
-    ("unreachable", "Unreachable", "无法联系"),
-    ("existing_customer", "Existing customer", "现有客户"),
-]
+from keyfit.leads.seed_data import REASONS, seed_vocabulary
 
 
 def seed(apps, schema_editor):
-    DisqualifyReason = apps.get_model("leads", "DisqualifyReason")
-    for position, (code, en, zh) in enumerate(REASONS):
-        DisqualifyReason.objects.update_or_create(
-            code=code, defaults={"name_en": en, "name_zh_hans": zh, "position": position}
-        )
-    ScreeningPolicy = apps.get_model("leads", "ScreeningPolicy")
-    if not ScreeningPolicy.objects.exists():
-        ScreeningPolicy.objects.create()
+    seed_vocabulary(apps)
 
 
 def unseed(apps, schema_editor):
