@@ -35,6 +35,8 @@ def migrate() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+    # Pages are measured with the production static storage (hashed names from the manifest).
+    call_command("collectstatic", verbosity=0, interactive=False)
 
 
 def engine() -> str:

@@ -59,7 +59,13 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
 
 
 def _after(order: tuple[str, ...], values: list[Any]) -> Q:
-    """Rows strictly after `values` in `order` (fields prefixed with '-' sort descending)."""
+    """Rows strictly after `values` in `order` (fields prefixed with '-' sort descending).
+
+    The leading column's bound comes first, as its own condition: the OR form alone is not an index
+    condition, and without the bound PostgreSQL filters every row before the cursor instead of seeking.
+    """
+    first = order[0]
+    bound = Q(**{f"{first.lstrip('-')}__{'lte' if first.startswith('-') else 'gte'}": values[0]})
     q = Q(pk__in=[])
     for i, name in enumerate(order):
         field_name = name.lstrip("-")
@@ -68,7 +74,7 @@ def _after(order: tuple[str, ...], values: list[Any]) -> Q:
         for j in range(i):
             clause &= Q(**{order[j].lstrip("-"): values[j]})
         q |= clause
-    return q
+    return bound & q
 
 
 def keyset_page(qs: QuerySet, *, order: tuple[str, ...], cursor: str | None, limit: int) -> Page:

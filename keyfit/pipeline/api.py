@@ -17,6 +17,7 @@ from keyfit.pipeline.schemas import (
     ActivityIn,
     ActivityOut,
     ActivityPatch,
+    DealContactPut,
     GateCheckOut,
     MoveIn,
     OpportunityDetailOut,
@@ -26,6 +27,7 @@ from keyfit.pipeline.schemas import (
     QuestionOut,
     StageChangeOut,
     StageOut,
+    WinIn,
 )
 from keyfit.users.models import User
 
@@ -90,7 +92,7 @@ def opportunity_list(request, filters: Query[OpportunityFilters]):
     qs = selectors.opportunity_list(actor(request), filters=data).select_related("lost_reason")
     if order == selectors.LIST_ORDERS["close"]:
         qs = qs.filter(expected_close_date__isnull=False)
-    return api_page(qs, order=order, cursor=cursor, limit=limit)
+    return api_page(selectors.seekable(qs, order=order, cursor=cursor), order=order, cursor=cursor, limit=limit)
 
 
 @router.post("/opportunities", response={201: OpportunityDetailOut, **ERRORS}, summary="Create an opportunity in S3")
@@ -184,6 +186,43 @@ def opportunity_move(request, opportunity_id: int, payload: MoveIn):
         version=payload.version,
     )
     return selectors.opportunity_get(user, moved.pk)
+
+
+@router.post(
+    "/opportunities/{opportunity_id}/win",
+    response={200: OpportunityOut, **ERRORS},
+    summary="Record the signed contract and move to won (then S5 onboarding)",
+)
+def opportunity_win(request, opportunity_id: int, payload: WinIn):
+    user = actor(request)
+    opp = access_opportunity(user, opportunity_id, write=True)
+    won = services.opportunity_win(actor=user, opportunity=opp, **payload.dict())
+    return selectors.opportunity_get(user, won.pk)
+
+
+@router.put(
+    "/opportunities/{opportunity_id}/contacts/{contact_id}",
+    response={200: OpportunityDetailOut, **ERRORS},
+    summary="Add a contact to the deal or change their role and MNE profile",
+)
+def deal_contact_put(request, opportunity_id: int, contact_id: int, payload: DealContactPut):
+    user = actor(request)
+    opp = access_opportunity(user, opportunity_id, write=True)
+    contact = visible_contacts(user).filter(pk=contact_id, account_id=opp.account_id).first()
+    if contact is None:
+        raise field_error("contact_id", _("A contact must belong to the opportunity's account."))
+    services.opportunity_contact_set(actor=user, opportunity=opp, contact=contact, **payload.dict())
+    return selectors.opportunity_get(user, opp.pk)
+
+
+@router.delete("/opportunities/{opportunity_id}/contacts/{contact_id}", response={204: None, **ERRORS})
+def deal_contact_delete(request, opportunity_id: int, contact_id: int):
+    user = actor(request)
+    opp = access_opportunity(user, opportunity_id, write=True)
+    contact = visible_contacts(user).filter(pk=contact_id, account_id=opp.account_id).first()
+    if contact is not None:
+        services.opportunity_contact_remove(actor=user, opportunity=opp, contact=contact)
+    return Status(204, None)
 
 
 @router.get("/opportunities/{opportunity_id}/gate", response={200: GateCheckOut, **ERRORS})

@@ -130,6 +130,25 @@ class OpportunityDetailOut(OpportunityOut):
         return list(obj.deal_contacts.all())
 
 
+class WinIn(Schema):
+    signed_on: datetime.date
+    start_date: datetime.date
+    end_date: datetime.date
+    annual_recurring_value: Decimal = Field(..., ge=0, max_digits=18, decimal_places=2)
+    currency: str | None = None
+    reason: str = ""
+    override: bool = False
+
+
+class DealContactPut(Schema):
+    role: str = ""
+    is_key: bool = False
+    motivation: str = ""
+    need: str = ""
+    expectations: str = ""
+    success_criteria: str = ""
+
+
 class MoveIn(Schema):
     stage: str
     reason: str = ""

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from keyfit.core.audit import audit_for
 from keyfit.core.errors import field_error
-from keyfit.core.pagination import keyset_page
+from keyfit.core.pagination import decode_cursor, keyset_page
 from keyfit.pipeline.choices import StageKind
 from keyfit.pipeline.models import Activity, ActivityQuestion, Opportunity, OpportunityContact, Stage, StageChange
 from keyfit.pipeline.permissions import access_opportunity, visible_activities, visible_opportunities
@@ -22,6 +22,23 @@ LIST_ORDERS = {
     "close": ("expected_close_date", "id"),
     "created": ("-created_at", "-id"),
 }
+
+# What a board card and a list row show (the rest of the wide row is not fetched).
+CARD_FIELDS = (
+    "id",
+    "name",
+    "version",
+    "amount",
+    "currency",
+    "computed_probability",
+    "manual_probability",
+    "expected_close_date",
+    "updated_at",
+    "stage_id",
+    "account__name",
+    "owner__full_name",
+    "owner__email",
+)
 
 FILTER_KEYS = ("q", "stage", "owner", "team", "account", "forecast", "status", "close_from", "close_to")
 
@@ -65,16 +82,32 @@ def apply_filters(qs, filters: dict[str, Any]):
     return qs
 
 
+def seekable(qs, *, order: tuple[str, ...], cursor: str | None):
+    """Add the leading column's bound of the keyset condition (`updated_at <= last seen`), so PostgreSQL
+    seeks in the ordering index instead of filtering every row before the cursor (the OR form of the
+    keyset condition is not an index condition by itself)."""
+    if not cursor:
+        return qs
+    values = decode_cursor(cursor, len(order))
+    first = order[0]
+    lookup = "lte" if first.startswith("-") else "gte"
+    return qs.filter(**{f"{first.lstrip('-')}__{lookup}": values[0]})
+
+
 def opportunity_list(user, *, filters: dict[str, Any] | None = None):
     return apply_filters(visible_opportunities(user), filters or {}).select_related("account", "owner", "stage", "team")
 
 
 def opportunity_page(user, *, filters=None, order: str = "recent", cursor: str | None = None, limit: int = 50):
     order_by = LIST_ORDERS.get(order, LIST_ORDERS["recent"])
-    qs = opportunity_list(user, filters=filters)
+    qs = (
+        apply_filters(visible_opportunities(user), filters or {})
+        .select_related("account", "owner", "stage")
+        .only(*CARD_FIELDS, "created_at", "stage__code", "stage__name_en", "stage__name_zh_hans")
+    )
     if order == "close":
         qs = qs.filter(expected_close_date__isnull=False)
-    return keyset_page(qs, order=order_by, cursor=cursor, limit=limit)
+    return keyset_page(seekable(qs, order=order_by, cursor=cursor), order=order_by, cursor=cursor, limit=limit)
 
 
 def opportunity_get(user, pk) -> Opportunity:
@@ -108,11 +141,11 @@ def board_stages() -> list[Stage]:
     return list(Stage.objects.filter(kind__in=BOARD_KINDS, active=True).order_by("position", "id"))
 
 
-def board_totals(user, *, filters=None) -> dict[int, dict[str, Any]]:
+def board_totals(user, *, filters=None, stages: list[Stage] | None = None) -> dict[int, dict[str, Any]]:
     """Per stage: count and amount totals per currency — one grouped SQL query."""
     rows = (
         apply_filters(visible_opportunities(user), filters or {})
-        .filter(stage__kind__in=BOARD_KINDS)
+        .filter(stage_id__in=[s.pk for s in (stages if stages is not None else board_stages())])
         .values("stage_id", "currency")
         .annotate(n=Count("id"), total=Sum("amount"))
         .order_by("stage_id", "currency")
@@ -128,15 +161,19 @@ def board_totals(user, *, filters=None) -> dict[int, dict[str, Any]]:
 
 def board_cards(user, *, stage: Stage, filters=None, cursor: str | None = None, limit: int = 20):
     qs = (
-        apply_filters(visible_opportunities(user), filters or {}).filter(stage=stage).select_related("account", "owner")
+        apply_filters(visible_opportunities(user), filters or {})
+        .filter(stage=stage)
+        .select_related("account", "owner")
+        .only(*CARD_FIELDS)
     )
-    return keyset_page(qs, order=CARD_ORDER, cursor=cursor, limit=limit)
+    return keyset_page(seekable(qs, order=CARD_ORDER, cursor=cursor), order=CARD_ORDER, cursor=cursor, limit=limit)
 
 
 def board(user, *, filters=None, limit: int = 20) -> list[Column]:
-    totals = board_totals(user, filters=filters)
+    stages = board_stages()
+    totals = board_totals(user, filters=filters, stages=stages)
     columns = []
-    for stage in board_stages():
+    for stage in stages:
         entry = totals.get(stage.pk, {"count": 0, "totals": []})
         column = Column(stage=stage, count=entry["count"], totals=entry["totals"])
         if column.count:

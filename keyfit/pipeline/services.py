@@ -259,8 +259,10 @@ def opportunity_move(
     Won: the account becomes a customer, a contract is linked (or created) and the opportunity enters
     S5 onboarding (two history rows). Lost: a lost reason is required.
     """
-    now = now or timezone.now()
     locked = _lock(opportunity)
+    # The time is read once the row is ours: a move that waited for the lock happens after the one it
+    # waited for, and the history stays in order.
+    now = now or timezone.now()
     if version is not None and int(version) != locked.version:
         raise Conflict(extra={"current": current_values(locked)})
     to_stage = stage_by_code(stage_code)

@@ -274,3 +274,54 @@ def test_contacts_must_be_of_the_account(org, api_client_for):
         {"name": "X", "account_id": account.pk, "contacts": [{"contact_id": stranger.pk, "role": BuyingRole.CHAMPION}]},
     )
     assert response.status_code == 422 and not Opportunity.objects.exists()
+
+
+def test_win_through_the_api_records_contract_and_enters_onboarding(org, api_client_for, make_opportunity):
+    from keyfit.pipeline import gates
+    from keyfit.pipeline.models import Contract
+
+    previous = gates.get_requirement("value_case_acknowledged")
+    gates.register_requirement("value_case_acknowledged", "Value case acknowledged", lambda o: (True, ""))
+    try:
+        opp = make_opportunity(org.ae, ready=True, amount=Decimal("9000.00"))
+        client = api_client_for(org.ae)
+        assert _post(client, f"/api/v1/opportunities/{opp.pk}/move", {"stage": "s4_value"}).status_code == 200
+        refused = _post(client, f"/api/v1/opportunities/{opp.pk}/move", {"stage": "won"})
+        assert refused.status_code == 409 and [u["code"] for u in refused.json()["unmet"]] == ["contract_signed"]
+        won = _post(
+            client,
+            f"/api/v1/opportunities/{opp.pk}/win",
+            {
+                "signed_on": "2026-06-01",
+                "start_date": "2026-07-01",
+                "end_date": "2027-06-30",
+                "annual_recurring_value": "8800.00",
+            },
+        )
+        assert won.status_code == 200, won.content
+        assert won.json()["stage"] == "s5_onboarding" and won.json()["won_on"]
+        contract = Contract.objects.get(opportunity=opp)
+        assert contract.annual_recurring_value == Decimal("8800.00") and contract.currency == "CNY"
+    finally:
+        gates._REGISTRY["value_case_acknowledged"] = previous
+
+
+def test_deal_contacts_put_and_delete(org, api_client_for, make_opportunity):
+    opp = make_opportunity(org.ae)
+    extra = PipelineContactFactory(account=opp.account)
+    client = api_client_for(org.ae)
+    response = client.put(
+        f"/api/v1/opportunities/{opp.pk}/contacts/{extra.pk}",
+        json.dumps({"role": "economic_buyer", "is_key": True, "motivation": "Promotion"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    roles = {c["contact_id"]: (c["role"], c["motivation"]) for c in response.json()["contacts"]}
+    assert roles[extra.pk] == ("economic_buyer", "Promotion")
+    assert client.delete(f"/api/v1/opportunities/{opp.pk}/contacts/{extra.pk}").status_code == 204
+    assert not opp.deal_contacts.filter(contact=extra).exists()
+    outsider = PipelineContactFactory()
+    response = client.put(
+        f"/api/v1/opportunities/{opp.pk}/contacts/{outsider.pk}", json.dumps({}), content_type="application/json"
+    )
+    assert response.status_code == 422

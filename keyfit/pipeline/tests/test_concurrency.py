@@ -77,6 +77,8 @@ def test_two_concurrent_moves_give_consistent_history(make_opportunity, org):
     )
     assert not [r for r in results if not isinstance(r, Opportunity | Exception)]
     rows = list(StageChange.objects.filter(opportunity=opp).order_by("at", "id"))
+    # The time of a move is read after its lock: history order by time is the order of commits.
+    assert [r.pk for r in rows] == sorted(r.pk for r in rows)
     # Each row starts where the previous one ended, whatever the order the two moves ran in.
     for before, after in itertools.pairwise(rows):
         assert after.from_stage_id == before.to_stage_id

@@ -1,0 +1,515 @@
+"""Pages of the pipeline: board, list with saved views, detail with timeline, forms and dialogs."""
+
+import functools
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import transaction
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from keyfit.accounts.permissions import visible_accounts, visible_contacts
+from keyfit.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from keyfit.core.models import SavedView
+from keyfit.core.money import format_money
+from keyfit.core.permissions import can_write, is_admin
+from keyfit.pipeline import selectors, services
+from keyfit.pipeline.choices import MNE, ForecastCategory
+from keyfit.pipeline.forms import (
+    ActivityForm,
+    DealContactForm,
+    LostForm,
+    MoveForm,
+    OpportunityCreateForm,
+    OpportunityEditForm,
+    RequirementForm,
+    WonForm,
+)
+from keyfit.pipeline.gates import get_requirement
+from keyfit.pipeline.models import ActivityQuestion, PipelineSettings, Question, Stage, StageRequirement
+from keyfit.pipeline.permissions import access_opportunity, can_edit_opportunity, ensure_editable
+from keyfit.users.models import Team, User
+
+LIST_KEY = "opportunities"
+BOARD_PAGE = 20
+
+
+def domain_errors(view):
+    """Out of scope → 404, visible but not writable → 403, for pages."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound:
+            raise Http404() from None
+        except PermissionDenied as exc:
+            raise DjangoPermissionDenied(exc.message) from None
+
+    return wrapper
+
+
+def _apply_errors(form, error: ValidationFailed) -> None:
+    for field, msgs in error.fields.items():
+        name = field if field in form.fields else None
+        for msg in msgs:
+            form.add_error(name, msg)
+    if not error.fields:
+        form.add_error(None, error.message)
+
+
+def _filters(request) -> dict[str, str]:
+    return {k: request.GET.get(k, "").strip() for k in selectors.FILTER_KEYS if request.GET.get(k, "").strip()}
+
+
+def _filter_context(request):
+    return {
+        "filters": _filters(request),
+        "stages": Stage.objects.filter(active=True).exclude(kind="lead").order_by("position"),
+        "teams": Team.objects.order_by("name"),
+        "forecast_choices": ForecastCategory.choices,
+    }
+
+
+# --- board -----------------------------------------------------------------------------------------
+
+
+def _totals_text(totals):
+    return " · ".join(format_money(amount, currency) for amount, currency in totals) or "—"
+
+
+@login_required
+def board(request):
+    filters = _filters(request)
+    columns = selectors.board(request.user, filters=filters, limit=BOARD_PAGE)
+    for column in columns:
+        column.totals_text = _totals_text(column.totals)
+    context = {
+        "columns": columns,
+        "detail_prefix": reverse("pipeline:list"),
+        "query": urlencode(filters),
+        "can_write": can_write(request.user),
+        **_filter_context(request),
+    }
+    return render(request, "pipeline/board.html", context)
+
+
+@login_required
+def board_column(request, stage_code):
+    stage = get_object_or_404(Stage, code=stage_code, active=True)
+    filters = _filters(request)
+    page = selectors.board_cards(
+        request.user, stage=stage, filters=filters, cursor=request.GET.get("cursor"), limit=BOARD_PAGE
+    )
+    return render(
+        request,
+        "pipeline/_board_cards.html",
+        {
+            "cards": page.items,
+            "next_cursor": page.next_cursor,
+            "stage": stage,
+            "query": urlencode(filters),
+            "detail_prefix": reverse("pipeline:list"),
+        },
+    )
+
+
+# --- list and saved views -------------------------------------------------------------------------
+
+
+@login_required
+def opportunity_list(request):
+    order = request.GET.get("order", "recent")
+    page = selectors.opportunity_page(
+        request.user, filters=_filters(request), order=order, cursor=request.GET.get("cursor"), limit=50
+    )
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    context = {
+        "page": page,
+        "detail_prefix": reverse("pipeline:list"),
+        "order": order,
+        "query": params.urlencode(),
+        "saved_views": SavedView.objects.filter(user=request.user, list_key=LIST_KEY),
+        "can_write": can_write(request.user),
+        **_filter_context(request),
+    }
+    template = "pipeline/_list_rows.html" if request.htmx and request.GET.get("cursor") else "pipeline/list.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def saved_view_create(request):
+    name = request.POST.get("name", "").strip()[:100]
+    query = request.POST.get("query", "")[:2000]
+    if name:
+        SavedView.objects.update_or_create(user=request.user, list_key=LIST_KEY, name=name, defaults={"query": query})
+        messages.success(request, _("View saved."))
+    return redirect(f"{reverse('pipeline:list')}?{query}")
+
+
+@login_required
+@require_POST
+def saved_view_delete(request, pk):
+    SavedView.objects.filter(user=request.user, list_key=LIST_KEY, pk=pk).delete()
+    return redirect("pipeline:list")
+
+
+# --- create / detail / edit -----------------------------------------------------------------------
+
+
+@login_required
+@domain_errors
+def opportunity_create(request):
+    if not can_write(request.user):
+        raise PermissionDenied()
+    accounts = visible_accounts(request.user).order_by("name")
+    form = OpportunityCreateForm(
+        request.POST or None, accounts=accounts, initial={"account": request.GET.get("account")}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                opp = services.opportunity_create(
+                    actor=request.user,
+                    account=data["account"],
+                    name=data["name"],
+                    owner=request.user,
+                    amount=data["amount"],
+                    currency=data["currency"],
+                    expected_close_date=data["expected_close_date"],
+                    custom_fields=form.custom_values(),
+                )
+                ensure_editable(request.user, opp)
+        except ValidationFailed as exc:
+            _apply_errors(form, exc)
+        else:
+            return redirect("pipeline:detail", pk=opp.pk)
+    return render(request, "pipeline/form.html", {"form": form, "title": _("New opportunity")})
+
+
+def _detail_context(request, opp, **extra):
+    from keyfit.core.customfields import custom_field_display
+
+    editable = can_edit_opportunity(request.user, opp)
+    settings_row = PipelineSettings.current()
+    next_stages = Stage.objects.filter(active=True).exclude(kind="lead").exclude(pk=opp.stage_id)
+    return {
+        "opp": opp,
+        "editable": editable,
+        "is_admin": is_admin(request.user),
+        "timeline": selectors.opportunity_timeline(opp),
+        "next_stages": next_stages,
+        "move_form": MoveForm(initial={"stage": ""}),
+        "custom": custom_field_display("opportunity", opp.custom_fields),
+        "meddpicc": settings_row.meddpicc_enabled,
+        "mne_choices": MNE.choices,
+        **extra,
+    }
+
+
+@login_required
+@domain_errors
+def opportunity_detail(request, pk):
+    opp = selectors.opportunity_get(request.user, pk)
+    return render(request, "pipeline/detail.html", _detail_context(request, opp))
+
+
+@login_required
+@domain_errors
+def opportunity_edit(request, pk):
+    opp = access_opportunity(request.user, pk, write=True)
+    initial = {name: getattr(opp, name, None) for name in OpportunityEditForm.base_fields}
+    initial.update({name: getattr(opp, name) for name in OpportunityEditForm.MEDDPICC})
+    initial["version"] = opp.version
+    initial["owner"], initial["team"] = opp.owner_id, opp.team_id
+    form = OpportunityEditForm(
+        request.POST or None,
+        opportunity=opp,
+        initial=initial,
+        owners=User.objects.filter(is_active=True).order_by("full_name", "email"),
+        teams=Team.objects.order_by("name"),
+    )
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                updated = services.opportunity_update(
+                    actor=request.user, opportunity=opp, version=form.cleaned_data["version"], data=form.changes()
+                )
+                ensure_editable(request.user, updated)  # handing a deal outside your scope is refused
+        except Conflict as exc:
+            conflict = exc.extra.get("current")
+            form.add_error(None, exc.message)
+        except ValidationFailed as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Opportunity saved."))
+            return redirect("pipeline:detail", pk=opp.pk)
+    return render(
+        request,
+        "pipeline/form.html",
+        {"form": form, "title": _("Edit %(name)s") % {"name": opp.name}, "conflict": conflict, "opp": opp},
+    )
+
+
+# --- moves ----------------------------------------------------------------------------------------
+
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@login_required
+@require_POST
+@domain_errors
+def opportunity_move(request, pk):
+    opp = access_opportunity(request.user, pk, write=True)
+    form = MoveForm(request.POST)
+    if not form.is_valid():
+        if _wants_json(request):
+            return JsonResponse({"code": "validation_error", "fields": form.errors.get_json_data()}, status=422)
+        messages.error(request, _("Choose a stage."))
+        return redirect("pipeline:detail", pk=opp.pk)
+    data = form.cleaned_data
+    try:
+        moved = services.opportunity_move(
+            actor=request.user,
+            opportunity=opp,
+            stage_code=data["stage"].code,
+            reason=data["reason"],
+            override=data["override"],
+            lost_reason=data["lost_reason"],
+        )
+    except DomainError as exc:
+        if _wants_json(request):
+            return JsonResponse(exc.as_dict(), status=exc.status)
+        opp = selectors.opportunity_get(request.user, pk)
+        return render(
+            request,
+            "pipeline/detail.html",
+            _detail_context(request, opp, refusal=exc, refused_stage=data["stage"]),
+            status=exc.status,
+        )
+    if _wants_json(request):
+        totals = selectors.board_totals(request.user, filters=_filters(request))
+        codes = dict(Stage.objects.values_list("pk", "code"))
+        return JsonResponse(
+            {
+                "stage": moved.stage.code,
+                "version": moved.version,
+                "columns": {
+                    codes[stage_id]: {"count": entry["count"], "totals": _totals_text(entry["totals"])}
+                    for stage_id, entry in totals.items()
+                },
+            }
+        )
+    messages.success(request, _("Moved to %(stage)s.") % {"stage": moved.stage.name})
+    return redirect("pipeline:detail", pk=opp.pk)
+
+
+@login_required
+@domain_errors
+def opportunity_won(request, pk):
+    opp = access_opportunity(request.user, pk, write=True)
+    form = WonForm(
+        request.POST or None,
+        initial={"currency": opp.currency, "annual_recurring_value": opp.amount},
+    )
+    refusal = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                services.opportunity_win(
+                    actor=request.user,
+                    opportunity=opp,
+                    signed_on=data["signed_on"],
+                    start_date=data["start_date"],
+                    end_date=data["end_date"],
+                    annual_recurring_value=data["annual_recurring_value"],
+                    currency=data["currency"],
+                    reason=data["reason"],
+                )
+        except ValidationFailed as exc:
+            _apply_errors(form, exc)
+        except Conflict as exc:
+            refusal = exc
+        else:
+            messages.success(request, _("Won. The customer enters onboarding."))
+            return redirect("pipeline:detail", pk=opp.pk)
+    return render(
+        request, "pipeline/dialog.html", {"form": form, "opp": opp, "title": _("Mark as won"), "refusal": refusal}
+    )
+
+
+@login_required
+@domain_errors
+def opportunity_lost(request, pk):
+    opp = access_opportunity(request.user, pk, write=True)
+    form = LostForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.opportunity_move(
+                actor=request.user,
+                opportunity=opp,
+                stage_code="lost",
+                lost_reason=form.cleaned_data["lost_reason"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationFailed as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Marked as lost."))
+            return redirect("pipeline:detail", pk=opp.pk)
+    return render(request, "pipeline/dialog.html", {"form": form, "opp": opp, "title": _("Mark as lost")})
+
+
+# --- contacts and activities -------------------------------------------------------------------------
+
+
+@login_required
+@domain_errors
+def deal_contact(request, pk):
+    opp = access_opportunity(request.user, pk, write=True)
+    contacts = visible_contacts(request.user).filter(account_id=opp.account_id).order_by("name")
+    form = DealContactForm(request.POST or None, contacts=contacts, initial={"contact": request.GET.get("contact")})
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            services.opportunity_contact_set(actor=request.user, opportunity=opp, **data)
+        except ValidationFailed as exc:
+            _apply_errors(form, exc)
+        else:
+            return redirect("pipeline:detail", pk=opp.pk)
+    return render(request, "pipeline/dialog.html", {"form": form, "opp": opp, "title": _("Contact in this deal")})
+
+
+def _asked_from_post(request):
+    asked = []
+    for question in Question.objects.filter(active=True, pk__in=request.POST.getlist("asked")):
+        asked.append(
+            {
+                "question": question,
+                "answer": request.POST.get(f"answer_{question.pk}", ""),
+                "use_as": request.POST.get(f"use_as_{question.pk}", ""),
+            }
+        )
+    return asked
+
+
+@login_required
+@domain_errors
+def activity_create(request, pk):
+    opp = access_opportunity(request.user, pk, write=True)
+    contacts = visible_contacts(request.user).filter(account_id=opp.account_id).order_by("name")
+    form = ActivityForm(request.POST or None, contacts=contacts, initial={"kind": "visit", "channel": "field"})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.activity_create(
+                actor=request.user,
+                opportunity=opp,
+                kind=data["kind"],
+                subject=data["subject"],
+                occurred_at=data["occurred_at"],
+                duration_minutes=data["duration_minutes"],
+                channel=data["channel"],
+                outcome=data["outcome"],
+                next_step=data["next_step"],
+                next_step_date=data["next_step_date"],
+                done=data["done"],
+                contacts=data["contacts"],
+                questions=_asked_from_post(request),
+            )
+        except ValidationFailed as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Activity logged."))
+            return redirect("pipeline:detail", pk=opp.pk)
+    questions = Question.objects.filter(active=True).order_by("position", "id")
+    return render(
+        request,
+        "pipeline/activity_form.html",
+        {"form": form, "opp": opp, "questions": questions, "mne_choices": MNE.choices},
+    )
+
+
+@login_required
+@require_POST
+@domain_errors
+def answer_use(request, pk):
+    answer = get_object_or_404(ActivityQuestion.objects.select_related("activity"), pk=pk)
+    if answer.activity.opportunity_id is None:
+        raise Http404()
+    opp = access_opportunity(request.user, answer.activity.opportunity_id, write=True)
+    try:
+        services.answer_use_as(actor=request.user, answer=answer, use_as=request.POST.get("use_as", ""))
+    except ValidationFailed as exc:
+        messages.error(request, "; ".join(m for msgs in exc.fields.values() for m in msgs))
+    return redirect("pipeline:detail", pk=opp.pk)
+
+
+@login_required
+@require_POST
+@domain_errors
+def activity_done(request, pk):
+    from keyfit.pipeline.permissions import access_activity
+
+    activity = access_activity(request.user, pk, write=True)
+    try:
+        services.activity_update(
+            actor=request.user, activity=activity, version=int(request.POST.get("version", 0)), data={"done": True}
+        )
+    except Conflict:
+        messages.error(request, _("Someone else changed this activity; reload and try again."))
+    return redirect("pipeline:my_activities")
+
+
+@login_required
+def my_activities(request):
+    page = selectors.my_activities(request.user, cursor=request.GET.get("cursor"))
+    return render(request, "pipeline/my_activities.html", {"page": page})
+
+
+# --- admin: gates -----------------------------------------------------------------------------------
+
+
+@login_required
+def gate_settings(request):
+    if not is_admin(request.user):
+        raise DjangoPermissionDenied()
+    form = RequirementForm(request.POST or None)
+    settings_row = PipelineSettings.current()
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "delete":
+            StageRequirement.objects.filter(pk=request.POST.get("pk")).delete()
+            return redirect("pipeline:gates")
+        if action == "meddpicc":
+            settings_row.meddpicc_enabled = request.POST.get("meddpicc_enabled") == "on"
+            settings_row.save()
+            return redirect("pipeline:gates")
+        if form.is_valid():
+            StageRequirement.objects.get_or_create(
+                stage=form.cleaned_data["stage"],
+                requirement=form.cleaned_data["requirement"],
+                when=form.cleaned_data["when"],
+            )
+            return redirect("pipeline:gates")
+    rows = list(StageRequirement.objects.select_related("stage").order_by("stage__position", "when", "id"))
+    for row in rows:
+        requirement = get_requirement(row.requirement)
+        row.label = requirement.label if requirement else row.requirement
+    return render(
+        request,
+        "pipeline/gates.html",
+        {"form": form, "rows": rows, "settings_row": settings_row},
+    )
