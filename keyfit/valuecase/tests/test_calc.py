@@ -4,7 +4,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keyfit.valuecase import calc
@@ -162,6 +162,7 @@ def _case(pv, sv, cc, rs, override=None):
     )
 
 
+@settings(deadline=None)  # exact arithmetic, but the machine is shared: no timing flakes
 @given(pv=money, sv=money, cc=money, rs=ratings)
 def test_net_value_increases_with_p_when_av_positive(pv, sv, cc, rs):
     low = calc.compute(_case(pv, sv, cc, rs))
@@ -178,6 +179,7 @@ def test_net_value_increases_with_p_when_av_positive(pv, sv, cc, rs):
     assert high.net > low.net
 
 
+@settings(deadline=None)  # exact arithmetic, but the machine is shared: no timing flakes
 @given(pv=money, sv=money, cc=money, p1=st.fractions(0, 1), p2=st.fractions(0, 1))
 def test_net_is_monotone_in_p(pv, sv, cc, p1, p2):
     a = calc.compute(_case(pv, sv, cc, [(3, 3, 3)], override=p1))
@@ -185,6 +187,7 @@ def test_net_is_monotone_in_p(pv, sv, cc, p1, p2):
     assert (p1 < p2) == (a.net < b.net)
 
 
+@settings(deadline=None)  # exact arithmetic, but the machine is shared: no timing flakes
 @given(pv=money, sv=money, cc=money)
 def test_break_even_perception_gives_exactly_zero_net(pv, sv, cc):
     f = calc.compute(_case(pv, sv, cc, [(3, 3, 3)]))
@@ -193,12 +196,14 @@ def test_break_even_perception_gives_exactly_zero_net(pv, sv, cc):
     assert not at_break_even.viable
 
 
+@settings(deadline=None)  # exact arithmetic, but the machine is shared: no timing flakes
 @given(rs=ratings)
 def test_p_lies_in_unit_interval(rs):
     p = calc.perception([Rating(str(i), "", *r) for i, r in enumerate(rs)])
     assert 0 <= p <= 1
 
 
+@settings(deadline=None)  # exact arithmetic, but the machine is shared: no timing flakes
 @given(value=st.decimals(min_value=Decimal("-10"), max_value=Decimal("10"), places=3))
 def test_override_bounds(value):
     if Decimal(0) <= value <= Decimal("1.5"):
@@ -210,6 +215,7 @@ def test_override_bounds(value):
         calc.check_override(value, "")
 
 
+@settings(deadline=None)  # exact arithmetic, but the machine is shared: no timing flakes
 @given(amounts=st.lists(money, min_size=1, max_size=30))
 def test_totals_are_exact_sums(amounts):
     case = CaseInput(costs=[Cost(str(i), "", a) for i, a in enumerate(amounts)])
