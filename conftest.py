@@ -1,6 +1,11 @@
 """Shared test fixtures: an organisation with every role, API clients, catalogues compiled."""
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests check values, not speed: no per-example deadline (the machine may be busy).
+hypothesis_settings.register_profile("keyfit", deadline=None)
+hypothesis_settings.load_profile("keyfit")
 
 
 def pytest_configure(config):
