@@ -1,7 +1,7 @@
 """/api/v1/fit/: templates, waves, raters, invitations, answers, results and the respondent endpoint."""
 
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Router, Status
 
 from keyfit.core.api_utils import PageOut, actor, api_page
 from keyfit.core.errors import NotFound, PermissionDenied
@@ -60,7 +60,7 @@ def templates_get(request, template_id: int):
 @router.post("/templates/{template_id}/copy", response={201: TemplateDetailOut})
 def templates_copy(request, template_id: int):
     template = selectors.access_template(actor(request), template_id)
-    return 201, _template_detail(services.template_copy(template=template, actor=actor(request)))
+    return Status(201, _template_detail(services.template_copy(template=template, actor=actor(request))))
 
 
 @router.patch("/templates/{template_id}", response=TemplateDetailOut)
@@ -73,7 +73,7 @@ def templates_update(request, template_id: int, payload: TemplateIn):
 @router.post("/templates/{template_id}/statements", response={201: StatementOut})
 def statements_add(request, template_id: int, payload: StatementIn):
     template = selectors.access_template(actor(request), template_id)
-    return 201, services.statement_add(template=template, actor=actor(request), **payload.dict())
+    return Status(201, services.statement_add(template=template, actor=actor(request), **payload.dict()))
 
 
 def _statement(request, template_id: int, statement_id: int) -> Statement:
@@ -139,7 +139,7 @@ def waves_create(request, payload: WaveIn):
         template=template,
         notes=payload.notes,
     )
-    return 201, _wave_detail(wave)
+    return Status(201, _wave_detail(wave))
 
 
 @router.get("/waves/{wave_id}", response=WaveDetailOut)
@@ -162,7 +162,7 @@ def waves_update(request, wave_id: int, payload: WavePatchIn):
 @router.delete("/waves/{wave_id}", response={204: None})
 def waves_delete(request, wave_id: int):
     services.wave_delete(wave=selectors.access_wave(actor(request), wave_id, write=True), actor=actor(request))
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/waves/{wave_id}/raters", response={201: RaterOut})
@@ -174,14 +174,14 @@ def raters_add(request, wave_id: int, payload: RaterIn):
     rater_user = get_object_or_404(User, pk=payload.user_id, is_active=True) if payload.user_id else None
     contact = selectors.access_contact(user, payload.contact_id) if payload.contact_id else None
     rater = services.rater_add(wave=wave, actor=user, user=rater_user, contact=contact, role_label=payload.role_label)
-    return 201, _rater_out(rater)
+    return Status(201, _rater_out(rater))
 
 
 @router.delete("/waves/{wave_id}/raters/{rater_id}", response={204: None})
 def raters_remove(request, wave_id: int, rater_id: int):
     wave = selectors.access_wave(actor(request), wave_id, write=True)
     services.rater_remove(rater=get_object_or_404(Rater, wave=wave, pk=rater_id), actor=actor(request))
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/waves/{wave_id}/raters/{rater_id}/revoke-link", response={204: None})
@@ -189,7 +189,7 @@ def raters_revoke_link(request, wave_id: int, rater_id: int):
     """Disable the rater's personal link now; inviting the rater again issues a new one."""
     wave = selectors.access_wave(actor(request), wave_id, write=True)
     services.rater_link_revoke(rater=get_object_or_404(Rater, wave=wave, pk=rater_id), actor=actor(request))
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/waves/{wave_id}/open", response=WaveDetailOut)
