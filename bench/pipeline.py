@@ -201,6 +201,9 @@ def measure_one(args) -> dict:
     migrate()
     org = ensure_org()
     if generate_opportunities(args.size, org=org):
+        from keyfit.pipeline.summary import rebuild_board_summary
+
+        rebuild_board_summary()  # the rows were bulk-loaded past the model's signals
         analyze()
     from keyfit.pipeline.models import Opportunity
 

@@ -9,7 +9,12 @@ class PipelineConfig(AppConfig):
 
     def ready(self) -> None:
         from keyfit.core.nav import NavItem, register_nav
-        from keyfit.pipeline import gates  # noqa: F401  (registers the seeded gate requirements)
+        from keyfit.pipeline import (
+            gates,  # noqa: F401  (registers the seeded gate requirements)
+            summary,
+        )
+
+        summary.connect()
 
         register_nav(NavItem("pipeline", _("Pipeline"), "pipeline:board", order=30))
         register_nav(NavItem("opportunities", _("Opportunities"), "pipeline:list", order=31))

@@ -11,8 +11,17 @@ from django.utils import timezone
 from keyfit.core.audit import audit_for
 from keyfit.core.errors import field_error
 from keyfit.core.pagination import decode_cursor, keyset_page
+from keyfit.core.permissions import scope_q
 from keyfit.pipeline.choices import StageKind
-from keyfit.pipeline.models import Activity, ActivityQuestion, Opportunity, OpportunityContact, Stage, StageChange
+from keyfit.pipeline.models import (
+    Activity,
+    ActivityQuestion,
+    BoardSummary,
+    Opportunity,
+    OpportunityContact,
+    Stage,
+    StageChange,
+)
 from keyfit.pipeline.permissions import access_opportunity, visible_activities, visible_opportunities
 
 BOARD_KINDS = (StageKind.OPEN, StageKind.SUCCESS)
@@ -141,20 +150,39 @@ def board_stages() -> list[Stage]:
     return list(Stage.objects.filter(kind__in=BOARD_KINDS, active=True).order_by("position", "id"))
 
 
+# Filters the maintained summary can answer (its key columns); any other filter counts the deals themselves.
+SUMMARY_FILTERS = {"stage", "owner", "team", "status", "forecast"}
+
+
 def board_totals(user, *, filters=None, stages: list[Stage] | None = None) -> dict[int, dict[str, Any]]:
-    """Per stage: count and amount totals per currency — one grouped SQL query."""
-    rows = (
-        apply_filters(visible_opportunities(user), filters or {})
-        .filter(stage_id__in=[s.pk for s in (stages if stages is not None else board_stages())])
-        .values("stage_id", "currency")
-        .annotate(n=Count("id"), total=Sum("amount"))
-        .order_by("stage_id", "currency")
-    )
+    """Per stage: count and amount totals per currency — one grouped SQL query, over the maintained
+    BoardSummary (a row per stage, team, owner, currency and forecast category) when the filters allow, so its cost does not
+    grow with the number of deals."""
+    stage_ids = [s.pk for s in (stages if stages is not None else board_stages())]
+    active = {k for k, v in (filters or {}).items() if v not in (None, "", [])}
+    if active <= SUMMARY_FILTERS:
+        rows = (
+            apply_filters(BoardSummary.objects.filter(scope_q(user)), filters or {})
+            .filter(stage_id__in=stage_ids)
+            .values("stage_id", "currency")
+            .annotate(n=Sum("count"), priced=Sum("priced"), total=Sum("amount"))
+            .order_by("stage_id", "currency")
+        )
+    else:
+        rows = (
+            apply_filters(visible_opportunities(user), filters or {})
+            .filter(stage_id__in=stage_ids)
+            .values("stage_id", "currency")
+            .annotate(n=Count("id"), priced=Count("amount"), total=Sum("amount"))
+            .order_by("stage_id", "currency")
+        )
     result: dict[int, dict[str, Any]] = {}
     for row in rows:
+        if not row["n"]:
+            continue
         entry = result.setdefault(row["stage_id"], {"count": 0, "totals": []})
         entry["count"] += row["n"]
-        if row["total"] is not None:
+        if row["priced"]:
             entry["totals"].append((row["total"], row["currency"]))
     return result
 
