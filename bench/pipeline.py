@@ -45,7 +45,8 @@ def _database(base_url: str | None, suffix: str = "") -> str:
         return f"sqlite:///{ROOT / 'var' / f'bench-pipeline{suffix}.sqlite3'}"
     import psycopg
 
-    name = f"kf_pipeline_bench{suffix.replace('-', '_')}"
+    prefix = os.environ.get("BENCH_PIPELINE_DATABASE", "kf_pipeline_bench")  # another name keeps runs apart
+    name = f"{prefix}{suffix.replace('-', '_')}"
     parts = urlsplit(base_url)
     scheme = "postgresql" if parts.scheme == "postgres" else parts.scheme
     with psycopg.connect(urlunsplit((scheme, parts.netloc, "/postgres", "", "")), autocommit=True) as conn:
