@@ -75,3 +75,16 @@ def test_rebuild_matches_the_maintained_rows(org, make_opportunity):
     assert BoardSummary.objects.count() == 2
     _same(org.admin)
     assert selectors.board_totals(org.admin) != before
+
+
+def test_rebuild_command(org, make_opportunity):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_opportunity(org.ae, amount=Decimal("5.00"))
+    BoardSummary.objects.all().delete()
+    out = StringIO()
+    call_command("rebuild_board_summary", stdout=out)
+    assert out.getvalue().strip() == "1 summary rows"
+    _same(org.admin)
