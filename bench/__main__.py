@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 2
     name = argv[0]
-    module = importlib.import_module(f"bench.{name.replace('-', '_')}")
+    module_name = {"import": "import_"}.get(name, name.replace("-", "_"))  # `import` is a keyword
+    module = importlib.import_module(f"bench.{module_name}")
     parser = argparse.ArgumentParser(prog=f"python -m bench {name}")
     parser.add_argument("--size", type=int, default=getattr(module, "DEFAULT_SIZE", 10_000))
     parser.add_argument("--json", action="store_true", help="print only the JSON line")

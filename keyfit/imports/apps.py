@@ -6,3 +6,8 @@ class ImportsConfig(AppConfig):
     name = "keyfit.imports"
     label = "imports"
     verbose_name = _("Import and export")
+
+    def ready(self) -> None:
+        from keyfit.core.nav import NavItem, register_nav
+
+        register_nav(NavItem("imports", _("Import"), "imports:index", order=800))

@@ -6,3 +6,8 @@ class LeadsConfig(AppConfig):
     name = "keyfit.leads"
     label = "leads"
     verbose_name = _("Leads")
+
+    def ready(self) -> None:
+        from keyfit.core.nav import NavItem, register_nav
+
+        register_nav(NavItem(key="leads", label=_("Leads"), url_name="leads:queue", order=20))

@@ -8,14 +8,17 @@ class PipelineConfig(AppConfig):
     verbose_name = _("Pipeline")
 
     def ready(self) -> None:
+        from keyfit.accounts.timeline import register_account_panel
         from keyfit.core.nav import NavItem, register_nav
         from keyfit.pipeline import (
             gates,  # noqa: F401  (registers the seeded gate requirements)
             summary,
         )
+        from keyfit.pipeline.account_panel import account_pipeline_panel
 
         summary.connect()
 
+        register_account_panel("pipeline", account_pipeline_panel, order=10)
         register_nav(NavItem("pipeline", _("Pipeline"), "pipeline:board", order=30))
         register_nav(NavItem("opportunities", _("Opportunities"), "pipeline:list", order=31))
         register_nav(NavItem("my_activities", _("My activities"), "pipeline:my_activities", order=32))

@@ -1,0 +1,779 @@
+"""The import engine: stream rows, validate them with the models' own rules, upsert in batches.
+
+Every data row ends in exactly one of: created, updated, unchanged (an identical record already
+exists), rejected (with the reasons, written to the rejected-rows file). The counts and the row
+offset are committed with each batch, so a crashed or cancelled import resumes where it stopped.
+"""
+
+import csv
+import datetime
+import decimal
+import io
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from keyfit.core.customfields import custom_field_definitions, custom_fields_clean
+from keyfit.core.errors import DomainError, ValidationFailed
+from keyfit.core.permissions import _scope, is_admin
+from keyfit.imports.mapping import Compiled, Rule, _norm
+
+BATCH_SIZE = 5000
+ERRORS_KEPT = 200
+_MEMO_LIMIT = 20_000
+_TRUE = {"1", "true", "t", "yes", "y", "是", "on", "x"}
+_FALSE = {"0", "false", "f", "no", "n", "否", "off"}
+_NUMBER_JUNK = re.compile(r"^[¥$€£￥]|\s|(?<=\d),(?=\d{3}(\D|$))")
+
+
+def _short(text: Any, limit: int = 300) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class Row:
+    number: int
+    values: list[str]
+    data: dict[str, Any] = field(default_factory=dict)
+    custom: dict[str, Any] = field(default_factory=dict)
+    special: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    key: Any = None
+    outcome: str = ""
+
+
+class Engine:
+    def __init__(self, compiled: Compiled, *, actor, dry_run: bool = False) -> None:
+        self.c = compiled
+        self.kind = compiled.kind
+        self.model = self.kind.model
+        self.actor = actor
+        self.dry_run = dry_run
+        self.fields = self.kind.importable_fields()
+        self.definitions = custom_field_definitions(self.kind.custom_target) if self.kind.custom_target else []
+        self.ncols = len(compiled.header)
+        self.memo: dict[str, dict[str, tuple[bool, Any]]] = {}
+        self.owner_cache: dict[str, Any] = {}
+        self.account_cache: dict[tuple[str, str], Any] = {}
+        self.key_field = self._key_field(compiled.key)
+        self.group: dict[str, list[Rule]] = {}
+        for rule in compiled.rules:
+            self.group.setdefault(f"{rule.target}:{rule.name}", []).append(rule)
+        self.choice_maps: dict[str, dict[str, str]] = {}
+        from django.utils import translation
+
+        for name, f in self.fields.items():
+            if f.choices:
+                m: dict[str, str] = {}
+                for language in ("en", "zh-hans"):  # labels in either language, then the stored values
+                    with translation.override(language):
+                        for value, label in f.flatchoices:
+                            m[_norm(str(label))] = value
+                for value, _label in f.flatchoices:
+                    m[_norm(value)] = value
+                self.choice_maps[name] = m
+        self.required = [
+            name
+            for name, f in self.fields.items()
+            if not f.blank and not f.has_default() and not f.null and name != "external_id"
+        ]
+        self.slow = compiled.route or not self._bulk_supported()
+        from keyfit.imports.kinds import _dotted
+
+        self.cleaner = _dotted(self.kind.cleaner) if self.kind.cleaner else None
+        # Plain text fields the app's own validation checks (length, format) need no second pass here.
+        self.passthrough = set()
+        if self.cleaner is not None:
+            self.passthrough = {
+                name
+                for name, f in self.fields.items()
+                if type(f) in (models.CharField, models.TextField) and not f.choices
+            }
+        self.empty_max = max((len(v) for v in compiled.empty_values), default=0) + 2
+        self.derived = {"domain", "currency", "country", "email", "external_id"}
+        self.prepare_fn = self.rules_fn = None
+        if self.kind.prepare_rules:
+            self.prepare_fn = _dotted(self.kind.prepare_rules[0])
+            self.rules_fn = _dotted(self.kind.prepare_rules[1])
+        self.attnames = [f.attname for f in self.model._meta.concrete_fields if f.attname != "id"]
+
+    def _key_field(self, key: str | None) -> str | None:
+        if not key:
+            return None
+        if key == "email" and "email_normalized" in {f.name for f in self.model._meta.concrete_fields}:
+            return "email_normalized"
+        return key
+
+    def _bulk_supported(self) -> bool:
+        return self.kind.name in ("account", "contact", "lead")
+
+    # --- one row -----------------------------------------------------------------------------------
+
+    def _value(self, rule: Rule, values: list[str]) -> tuple[Any, str | None]:
+        """The cell after empty placeholders and value maps; (value, error)."""
+        raw = values[rule.index] if rule.index < len(values) else ""
+        text = raw.strip()
+        if self.c.empty_values and len(text) <= self.empty_max and _norm(text) in self.c.empty_values:
+            return "", None
+        if rule.values:
+            if text in rule.values:
+                return rule.values[text], None
+            folded = _norm(text)
+            if folded in rule.values_folded:
+                return rule.values_folded[folded], None
+        if rule.template and text:
+            text = rule.template.replace("{value}", text)
+        if rule.target == "field" and text and rule.name in self.choice_maps:
+            value = self.choice_maps[rule.name].get(_norm(text))
+            if value is None:
+                if rule.on_unknown == "empty":
+                    return "", None
+                return None, _("“%(value)s” is not one of the allowed choices.") % {"value": _short(text, 60)}
+            return value, None
+        return text, None
+
+    def _convert(self, f: models.Field, value: Any, rule: Rule) -> Any:
+        if not isinstance(value, str):
+            return value
+        if isinstance(f, models.BooleanField):
+            folded = value.casefold()
+            if folded in _TRUE:
+                return True
+            if folded in _FALSE:
+                return False
+            return value
+        if isinstance(f, models.DateTimeField):
+            fmt = rule.date_format
+            parsed = datetime.datetime.strptime(value, fmt) if fmt else datetime.datetime.fromisoformat(value)
+            if timezone.is_naive(parsed):
+                parsed = timezone.make_aware(parsed)
+            return parsed
+        if isinstance(f, models.DateField):
+            fmt = rule.date_format
+            if fmt:
+                return datetime.datetime.strptime(value, fmt).date()
+            return value
+        if isinstance(f, models.DecimalField | models.IntegerField | models.FloatField):
+            value = _NUMBER_JUNK.sub("", value)
+            if isinstance(f, models.IntegerField) and re.fullmatch(r"-?\d+\.0+", value):
+                value = value.split(".")[0]
+        return value
+
+    def clean_field(self, name: str, value: Any, rule: Rule) -> tuple[bool, Any]:
+        """The model field's own clean() plus the form's extra validators, memoised per distinct value."""
+        memo = self.memo.setdefault(name, {})
+        memo_key = value if isinstance(value, str) else repr(value)
+        hit = memo.get(memo_key)
+        if hit is not None:
+            return hit
+        f = self.fields[name]
+        try:
+            converted = self._convert(f, value, rule)
+            cleaned = f.clean(converted, None)
+            for validator in self.kind.extra_validators.get(name, ()):
+                validator(cleaned)
+            result: tuple[bool, Any] = (True, cleaned)
+        except ValidationError as exc:
+            result = (False, " ".join(_short(m) for m in exc.messages))
+        except (ValueError, TypeError, decimal.InvalidOperation):
+            result = (False, _("“%(value)s” is not in the expected format.") % {"value": _short(value, 60)})
+        if len(memo) > _MEMO_LIMIT:
+            memo.clear()
+        if len(memo_key) <= 200:
+            memo[memo_key] = result
+        return result
+
+    def prepare(self, number: int, values: list[str]) -> Row:
+        row = Row(number, values)
+        if len(values) > self.ncols and any(v.strip() for v in values[self.ncols :]):
+            row.errors.append(_("row %(n)d: more values than the header has columns") % {"n": number})
+        for rules in self.group.values():
+            first = rules[0]
+            parts = []
+            failed = False
+            for rule in rules:
+                value, error = self._value(rule, values)
+                if error:
+                    row.errors.append(self._message(number, rule.column, error))
+                    failed = True
+                elif value not in (None, ""):
+                    parts.append(value)
+            if failed:
+                continue
+            if len(parts) > 1 and all(isinstance(p, str) for p in parts):
+                value = " ".join(parts)
+            else:
+                value = parts[0] if parts else ""
+            if first.target == "custom":
+                row.custom[first.name] = value
+            elif first.target == "special":
+                row.special[first.name] = value if isinstance(value, str) else str(value)
+            else:
+                f = self.fields[first.name]
+                if value == "" or value is None:
+                    if first.name in self.required:
+                        row.errors.append(self._message(number, first.column, _("This field is required.")))
+                    elif f.null:
+                        row.data[first.name] = None
+                    elif not f.has_default():
+                        row.data[first.name] = ""
+                    continue
+                if first.name in self.passthrough and isinstance(value, str):
+                    row.data[first.name] = value
+                    continue
+                ok, cleaned = self.clean_field(first.name, value, first)
+                if ok:
+                    row.data[first.name] = cleaned
+                else:
+                    row.errors.append(self._message(number, first.column, cleaned))
+        for name, constant in self.c.constants.items():
+            if name in row.data or row.errors:
+                continue
+            value = constant.replace("{row}", str(number)) if isinstance(constant, str) else constant
+            rule = Rule(column=name, index=-1, target="field", name=name)
+            ok, cleaned = self.clean_field(name, value, rule)
+            if ok:
+                row.data[name] = cleaned
+            else:
+                row.errors.append(self._message(number, name, cleaned))
+        if self.c.row_number_prefix is not None:
+            row.data["external_id"] = f"{self.c.row_number_prefix}{number}"
+        if self.c.currency and "currency" in self.fields and not row.data.get("currency"):
+            row.data["currency"] = self.c.currency
+        if self.kind.normalize and not row.errors and (self.cleaner is None or self.key_field != self.c.key):
+            self.kind.normalize(row.data)
+        if self.key_field:
+            row.key = row.data.get(self.key_field) or None
+        return row
+
+    @staticmethod
+    def _message(number: int, column: str, message: str) -> str:
+        return _("row %(n)d, column %(column)s: %(message)s") % {"n": number, "column": column, "message": message}
+
+    # --- a batch -----------------------------------------------------------------------------------
+
+    def _owner(self, email: str):
+        from keyfit.users.models import User
+
+        key = email.strip().lower()
+        if key not in self.owner_cache:
+            user = User.objects.filter(email__iexact=key, is_active=True).first()
+            self.owner_cache[key] = user
+        return self.owner_cache[key]
+
+    def _may_assign(self, user) -> bool:
+        if user.pk == self.actor.pk or is_admin(self.actor):
+            return True
+        return user.team_id is not None and user.team_id in _scope(self.actor)["write"]
+
+    def _resolve_accounts(self, rows: list[Row]) -> None:
+        from keyfit.accounts.models import Account
+        from keyfit.core.permissions import scope_q
+
+        ids = {r.special["account_external_id"] for r in rows if r.special.get("account_external_id")}
+        names = {r.special["account_name"] for r in rows if r.special.get("account_name")}
+        ids -= {k for (t, k) in self.account_cache if t == "id"}
+        names -= {k for (t, k) in self.account_cache if t == "name"}
+        if ids:
+            for ext in ids:
+                self.account_cache[("id", ext)] = None
+            for acc in Account.objects.filter(scope_q(self.actor, write=True), external_id__in=ids):
+                self.account_cache[("id", acc.external_id)] = acc
+        if names:
+            for name in names:
+                self.account_cache[("name", name)] = None
+            found: dict[str, list] = {}
+            for acc in Account.objects.filter(scope_q(self.actor, write=True), name__in=names):
+                found.setdefault(acc.name, []).append(acc)
+            for name, accs in found.items():
+                self.account_cache[("name", name)] = accs[0] if len(accs) == 1 else "many"
+
+    def _apply_specials(self, row: Row, creating: bool) -> None:
+        k = self.kind
+        email = row.special.get("owner_email")
+        if email and k.owner_field:
+            column = self._column_of("owner_email")
+            user = self._owner(email)
+            if user is None:
+                row.errors.append(self._message(row.number, column, _("no active user with this e-mail")))
+            elif not self._may_assign(user):
+                row.errors.append(self._message(row.number, column, _("you may not assign records to this user")))
+            else:
+                row.data[f"{k.owner_field}_id"] = user.pk
+                if k.team_field:
+                    row.data[f"{k.team_field}_id"] = user.team_id
+        elif creating and k.owner_field and not self.c.route:  # routed leads get their owner from routing
+            row.data[f"{k.owner_field}_id"] = self.actor.pk
+            if k.team_field:
+                row.data[f"{k.team_field}_id"] = self.actor.team_id
+        if "stage" in k.extra_specials and row.special.get("stage"):
+            code = self._stage_code(row.special["stage"])
+            if code is None:
+                row.errors.append(self._message(row.number, self._column_of("stage"), _("no such stage")))
+            else:
+                row.data["stage_code"] = code
+        if k.account_field:
+            ext, name = row.special.get("account_external_id"), row.special.get("account_name")
+            account = None
+            if ext:
+                account = self.account_cache.get(("id", ext))
+                if account is None:
+                    row.errors.append(
+                        self._message(row.number, self._column_of("account_external_id"), _("no such account"))
+                    )
+                    return
+            elif name:
+                account = self.account_cache.get(("name", name))
+                if account == "many":
+                    row.errors.append(
+                        self._message(row.number, self._column_of("account_name"), _("several accounts have this name"))
+                    )
+                    return
+                if account is None:
+                    row.errors.append(self._message(row.number, self._column_of("account_name"), _("no such account")))
+                    return
+            if account is not None:
+                row.data[f"{k.account_field}_id"] = account.pk
+            elif creating:
+                row.errors.append(_("row %(n)d: an account is required") % {"n": row.number})
+
+    def _stage_code(self, text: str) -> str | None:
+        if not hasattr(self, "_stages"):
+            from django.apps import apps
+
+            stages: dict[str, str] = {}
+            for code, en, zh in (
+                apps.get_model("pipeline", "Stage")
+                .objects.filter(active=True)
+                .values_list("code", "name_en", "name_zh_hans")
+            ):
+                for label in (code, en, zh):
+                    stages[_norm(label)] = code
+            self._stages = stages
+        return self._stages.get(_norm(text))
+
+    def _column_of(self, name: str) -> str:
+        for rule in self.c.rules:
+            if rule.name == name:
+                return rule.column
+        return name
+
+    def _clean_custom(self, row: Row, existing: dict | None) -> dict | None:
+        if not self.kind.custom_target:
+            return None
+        if not row.custom and existing is not None:
+            return existing
+        try:
+            return custom_fields_clean(
+                self.kind.custom_target,
+                row.custom,
+                existing=existing,
+                partial=existing is not None,
+                definitions=self.definitions,
+            )
+        except ValidationFailed as exc:
+            for key, messages in exc.fields.items():
+                column = self._column_of(key.removeprefix("custom_fields."))
+                for message in messages:
+                    row.errors.append(self._message(row.number, column, message))
+            return None
+
+    def _app_rules(self, row: Row) -> None:
+        """The app's own normalisation and cross-field rules, run on an unsaved instance of the row."""
+        instance = self.model()
+        fields = {k: v for k, v in row.data.items() if k != "custom_fields"}
+        if self.prepare_fn is not None:
+            self.prepare_fn(instance, dict(fields))
+        else:
+            for name, value in fields.items():
+                setattr(instance, name, value)
+        for key, messages in self.rules_fn(instance).items():
+            for message in messages:
+                row.errors.append(self._message(row.number, self._column_of(key), message))
+        for f in self.model._meta.concrete_fields:  # what the app derived (domain, upper-case codes…)
+            if f.attname in self.derived:
+                value = getattr(instance, f.attname)
+                if value != f.get_default() or f.attname in row.data:
+                    row.data[f.attname] = value
+
+    def _domain_clean(self, row: Row, current: dict | None) -> dict[str, Any]:
+        """The app's own validation function (the one its forms and API use)."""
+        from types import SimpleNamespace
+
+        data = {k: v for k, v in row.data.items() if k not in ("email_normalized", "phone_normalized")}
+        if row.custom or current is None:
+            data["custom_fields"] = dict(row.custom)
+        existing = None
+        if current is not None:
+            existing = SimpleNamespace(custom_fields=current.get("custom_fields") or {}, email=current.get("email", ""))
+        try:
+            return self.cleaner(data, existing=existing, definitions=self.definitions)
+        except ValidationFailed as exc:
+            for key, messages in exc.fields.items():
+                name = key.removeprefix("custom_fields.")
+                for message in messages:
+                    if key == "__all__":
+                        row.errors.append(_("row %(n)d: %(m)s") % {"n": row.number, "m": message})
+                    else:
+                        row.errors.append(self._message(row.number, self._column_of(name), message))
+            return {}
+
+    def process(self, rows: list[Row]) -> dict[str, int]:
+        """Classify and (unless dry run) write one batch; set row.outcome on each row."""
+        model, k = self.model, self.kind
+        if k.account_field:
+            self._resolve_accounts([r for r in rows if not r.errors])
+        seen: dict[Any, int] = {}
+        for row in rows:
+            if row.errors or row.key is None:
+                continue
+            if row.key in seen:
+                row.errors.append(
+                    _("row %(n)d: the same key “%(key)s” is already in row %(first)d of this file")
+                    % {"n": row.number, "key": _short(row.key, 100), "first": seen[row.key]}
+                )
+            else:
+                seen[row.key] = row.number
+        existing: dict[Any, dict] = {}
+        editable: set[int] = set()
+        if seen:
+            names = {self.key_field, "pk", *self.attnames}
+            for item in model.objects.filter(**{f"{self.key_field}__in": list(seen)}).values(*names):
+                existing[item[self.key_field]] = item
+            if existing:
+                pks = [e["pk"] for e in existing.values()]
+                if is_admin(self.actor):
+                    editable = set(pks)
+                else:
+                    editable = set(k.editable(self.actor).filter(pk__in=pks).values_list("pk", flat=True))
+        inserts: list[Row] = []
+        updates: list[tuple[Row, dict]] = []
+        now = timezone.now()
+        for row in rows:
+            if row.errors:
+                row.outcome = "rejected"
+                continue
+            current = existing.get(row.key) if row.key is not None else None
+            self._apply_specials(row, creating=current is None)
+            if row.errors:
+                row.outcome = "rejected"
+                continue
+            if self.cleaner is not None:
+                cleaned = self._domain_clean(row, current)
+                if row.errors:
+                    row.outcome = "rejected"
+                    continue
+                if current is None:
+                    row.data = cleaned
+                    row.outcome = "created"
+                    inserts.append(row)
+                    continue
+                if current["pk"] not in editable:
+                    row.errors.append(
+                        _("row %(n)d: a record with this key exists and you may not change it") % {"n": row.number}
+                    )
+                    row.outcome = "rejected"
+                    continue
+                changes = {n: v for n, v in cleaned.items() if n in current and current[n] != v}
+                if not changes:
+                    row.outcome = "unchanged"
+                    continue
+                row.outcome = "updated"
+                updates.append((row, {"pk": current["pk"], **changes}))
+                continue
+            if self.rules_fn is not None:
+                self._app_rules(row)
+            if current is None:
+                for name in self.required:
+                    if name not in row.data:
+                        row.errors.append(
+                            self._message(row.number, self._column_of(name), _("This field is required."))
+                        )
+                cf = self._clean_custom(row, None)
+                if row.errors:
+                    row.outcome = "rejected"
+                    continue
+                if cf is not None:
+                    row.data["custom_fields"] = cf
+                row.outcome = "created"
+                inserts.append(row)
+                continue
+            if current["pk"] not in editable:
+                row.errors.append(
+                    _("row %(n)d: a record with this key exists and you may not change it") % {"n": row.number}
+                )
+                row.outcome = "rejected"
+                continue
+            cf = self._clean_custom(row, current.get("custom_fields") or {})
+            if row.errors:
+                row.outcome = "rejected"
+                continue
+            changes = {
+                name: value
+                for name, value in row.data.items()
+                if self._attname(name) in current and current[self._attname(name)] != value
+            }
+            if cf is not None and cf != (current.get("custom_fields") or {}):
+                changes["custom_fields"] = cf
+            if not changes:
+                row.outcome = "unchanged"
+                continue
+            row.outcome = "updated"
+            updates.append((row, {"pk": current["pk"], **changes}))
+        if not self.dry_run:
+            if inserts:
+                if self.slow:
+                    self._create_slow(inserts)
+                else:
+                    self._insert([self._insert_values(r.data, now) for r in inserts])
+            if updates:
+                self._update(updates, now)
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+        for row in rows:
+            counts[row.outcome] += 1
+        return counts
+
+    def _attname(self, name: str) -> str:
+        return name
+
+    # --- writing -----------------------------------------------------------------------------------
+
+    def _insert_values(self, data: dict[str, Any], now) -> dict[str, Any]:
+        values = dict(self.kind.defaults)
+        values.update(data)
+        values.setdefault("created_at", now)
+        values["updated_at"] = now
+        return values
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        model = self.model
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        columns = [f.column for f in fields]
+        qn = connection.ops.quote_name
+        table = qn(model._meta.db_table)
+        defaults = {}
+        for f in fields:
+            if f.has_default():
+                defaults[f.attname] = f.get_default()
+            else:
+                defaults[f.attname] = None if f.null else ""
+        constants: list[Any] = []
+        index: dict[str, tuple[int, Any]] = {}
+        for position, f in enumerate(fields):
+            convert = _converter(f, connection.vendor)
+            default = defaults[f.attname]
+            constants.append(convert(default) if convert and default not in (None, "") else default)
+            index[f.attname] = (position, convert)
+            index.setdefault(f.name, (position, convert))
+
+        def tuples() -> Iterator[tuple]:
+            for row in rows:
+                out = list(constants)
+                for name, value in row.items():
+                    slot = index.get(name)
+                    if slot is not None:
+                        position, convert = slot
+                        out[position] = convert(value) if convert else value
+                yield tuple(out)
+
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                sql = f"COPY {table} ({', '.join(qn(c) for c in columns)}) FROM STDIN"
+                with cursor.cursor.copy(sql) as copy:
+                    for values in tuples():
+                        copy.write_row(values)
+            else:
+                placeholders = ", ".join(["%s"] * len(columns))
+                sql = f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) VALUES ({placeholders})"  # noqa: S608
+                cursor.executemany(sql, list(tuples()))
+
+    def _update(self, updates: list[tuple[Row, dict]], now) -> None:
+        from keyfit.core.audit import audit_record, snapshot
+
+        model = self.model
+        has_version = any(f.name == "version" for f in model._meta.concrete_fields)
+        by_fields: dict[tuple[str, ...], list[models.Model]] = {}
+        before: dict[int, dict] = {}
+        if self.slow:
+            for obj in model.objects.filter(pk__in=[c["pk"] for _r, c in updates]):
+                before[obj.pk] = snapshot(obj)
+        for _row, changes in updates:
+            obj = model(pk=changes["pk"])
+            names = sorted(n for n in changes if n != "pk")
+            for name in names:
+                setattr(obj, name, changes[name])
+            obj.updated_at = now
+            fields = [*names, "updated_at"]
+            if has_version:
+                obj.version = models.F("version") + 1
+                fields.append("version")
+            by_fields.setdefault(tuple(fields), []).append(obj)
+        for fields, objs in by_fields.items():
+            model.objects.bulk_update(objs, list(fields))
+        if self.slow:
+            for obj in model.objects.filter(pk__in=list(before)):
+                audit_record(
+                    actor=self.actor, instance=obj, action="update", before=before[obj.pk], after=snapshot(obj)
+                )
+
+    def _opportunity_create(self, service, data: dict[str, Any]) -> None:
+        extra = {k: v for k, v in data.items() if k not in _OPPORTUNITY_ARGS | {"account_id", "owner_id", "team_id"}}
+        opportunity = service(actor=self.actor, **_opportunity_args(data))
+        if extra:  # fields the create service does not take (e.g. notes) are set on the new record
+            for name, value in extra.items():
+                setattr(opportunity, name, value)
+            opportunity.save(update_fields=list(extra))
+
+    def _create_slow(self, rows: list[Row]) -> None:
+        """Create through the domain service (routing, dedupe, stage history, per-record audit)."""
+        from importlib import import_module
+
+        module_name, func_name = self.kind.slow_service.rsplit(".", 1)
+        try:
+            service: Callable = getattr(import_module(module_name), func_name)
+        except (ImportError, AttributeError):
+            self._insert([self._insert_values(r.data, timezone.now()) for r in rows])
+            return
+        for row in rows:
+            data = dict(self.kind.defaults)
+            data.update(row.data)
+            for name in ("email_normalized", "phone_normalized"):
+                data.pop(name, None)
+            try:
+                with transaction.atomic():
+                    if self.kind.name == "lead":
+                        service(actor=self.actor, data=data, route=self.c.route)
+                    elif self.kind.name == "opportunity":
+                        self._opportunity_create(service, data)
+                    elif self.kind.account_field:
+                        from keyfit.accounts.models import Account
+
+                        account = Account.objects.get(pk=data.pop(f"{self.kind.account_field}_id"))
+                        service(actor=self.actor, account=account, **data)
+                    else:
+                        service(actor=self.actor, **data)
+            except DomainError as exc:
+                row.outcome = "rejected"
+                messages = [f"{k}: {m}" for k, ms in exc.fields.items() for m in ms] or [exc.message]
+                row.errors.append(_("row %(n)d: %(m)s") % {"n": row.number, "m": "; ".join(messages)})
+
+
+_OPPORTUNITY_ARGS = {"name", "amount", "currency", "expected_close_date", "stage_code", "custom_fields"}
+
+
+def _opportunity_args(data: dict[str, Any]) -> dict[str, Any]:
+    from keyfit.accounts.models import Account
+    from keyfit.users.models import Team, User
+
+    args = {k: v for k, v in data.items() if k in _OPPORTUNITY_ARGS}
+    args["account"] = Account.objects.get(pk=data["account_id"])
+    args["owner"] = User.objects.get(pk=data["owner_id"])
+    if data.get("team_id"):
+        args["team"] = Team.objects.get(pk=data["team_id"])
+    return args
+
+
+def _converter(f: models.Field, vendor: str):
+    internal = f.get_internal_type()
+    if internal == "JSONField":
+        return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
+    if vendor == "sqlite":
+        if internal == "DateTimeField":
+            return lambda v: None if v is None else v.astimezone(datetime.UTC).replace(tzinfo=None).isoformat(" ")
+        if internal == "DateField":
+            return lambda v: None if v is None else v.isoformat()
+        if internal == "DecimalField":
+            return lambda v: None if v is None else str(v)
+    return None
+
+
+# --- the rejected-rows file -------------------------------------------------------------------------
+
+
+class RejectedWriter:
+    """CSV (UTF-8 with BOM) of the original rows plus an `Errors` column; resumable by byte offset."""
+
+    def __init__(self, path: Path, header: list[str], *, resume_at: int = 0) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_at and path.exists():
+            self.fh = open(path, "r+b")  # noqa: SIM115
+            self.fh.truncate(resume_at)
+            self.fh.seek(resume_at)
+        else:
+            self.fh = open(path, "wb")  # noqa: SIM115
+            self.fh.write(b"\xef\xbb\xbf")
+            self._write([*header, _("Errors")])
+        self.width = len(header)
+
+    def _write(self, values: list[str]) -> None:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\r\n").writerow(values)
+        self.fh.write(buffer.getvalue().encode("utf-8"))
+
+    def add(self, row: Row) -> None:
+        values = list(row.values[: self.width]) + [""] * max(0, self.width - len(row.values))
+        self._write([*values, " | ".join(row.errors)])
+
+    def checkpoint(self) -> int:
+        self.fh.flush()
+        return self.fh.tell()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def run_rows(
+    engine: Engine,
+    rows: Iterator[tuple[int, list[str]]],
+    *,
+    skip: int = 0,
+    batch_size: int = BATCH_SIZE,
+    on_batch: Callable[[list[Row], dict[str, int], int], bool] | None = None,
+) -> dict[str, int]:
+    """Feed rows to the engine in batches; on_batch(rows, counts, rows_done) returns False to stop.
+
+    Each batch's writes and the caller's checkpoint share one transaction.
+    """
+    totals = {"rows": skip, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+    batch: list[Row] = []
+    done = skip
+
+    def flush() -> bool:
+        nonlocal done
+        if not batch:
+            return True
+        with transaction.atomic():
+            counts = engine.process(batch)
+            done += len(batch)
+            go_on = on_batch(batch, counts, done) if on_batch else True
+        for key, value in counts.items():
+            totals[key] += value
+        totals["rows"] = done
+        batch.clear()
+        return go_on
+
+    index = 0
+    for number, values in rows:
+        index += 1
+        if index <= skip:
+            continue
+        batch.append(engine.prepare(number, values))
+        if len(batch) >= batch_size and not flush():
+            return totals
+    flush()
+    return totals
+
+
+def elapsed(started: float) -> float:
+    return time.perf_counter() - started

@@ -1,0 +1,158 @@
+"""Leads through the import: the leads app's own rules, dedupe normalisers and the two real datasets."""
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+
+from keyfit.imports import services
+from keyfit.imports.models import ImportJob
+
+pytestmark = pytest.mark.skipif(
+    not apps.is_installed("keyfit.leads")
+    or not any(m.__name__ == "Lead" for m in apps.get_app_config("leads").get_models()),
+    reason="the leads app has not landed",
+)
+
+ROOT = Path(__file__).resolve().parents[3]
+MAPPINGS = ROOT / "docs" / "mappings"
+
+
+def data_dir() -> Path | None:
+    candidates = [os.environ.get("KEYFIT_DATA_DIR"), str(ROOT.parent / "shared" / "data"), "/work/shared/data"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+def run(actor, path, mapping, dry_run=False):
+    job = services.import_job_create(actor=actor, kind="lead", source_path=path, mapping=mapping, dry_run=dry_run)
+    return services.import_job_start(actor=actor, job=job, inline=True)
+
+
+def write(path, rows, encoding="utf-8-sig"):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([*row, ""])
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+LEAD_MAPPING = {
+    "columns": {
+        "ID": "external_id",
+        "姓名": "contact_name",
+        "公司": "company_name",
+        "邮箱": "email",
+        "手机": "phone",
+        "来源": {"field": "source", "values": {"Google": "web_form", "展会": "event", "Select": ""}},
+        "预算": "estimated_value",
+    },
+    "key": "external_id",
+}
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8-sig"])
+def test_hostile_leads_file(org, tmp_path, encoding):
+    from keyfit.leads.models import Lead
+
+    rows = [
+        ["ID", "姓名", "公司", "邮箱", "手机", "来源", "预算"],
+        ["L1", "王伟", "华东精密", "Wang.Wei@Example.CN", "138 0013 8000", "google", "120000"],  # ok
+        ["L2", "李娜", "", "not-an-email", "", "展会", ""],  # bad e-mail
+        ["L3", "", "", "", "", "", ""],  # nothing to identify the lead
+        ["L4", "张三", "上海云启", "", "", "电视", ""],  # unknown choice
+        ["L1", "王伟", "华东精密", "", "", "", ""],  # duplicate id in the file
+        ["L5", '=HYPERLINK("http://x")', "", "l5@example.com", "", "Select", "-5"],  # negative amount
+        ["L6", "赵六", "", "l6@example.com", "", "Select", "1,000"],  # ok, "Select" → default source
+    ]
+    job = run(org.ae, write(tmp_path / "leads.csv", rows, encoding), LEAD_MAPPING)
+    assert job.status == ImportJob.Status.DONE, job.message
+    assert job.counts == {"rows": 7, "created": 2, "updated": 0, "unchanged": 0, "rejected": 5}
+    assert job.errors == [
+        "row 3, column 邮箱: Enter a valid e-mail address.",
+        "row 4: Give at least a name, a company, an e-mail address or a phone number.",
+        "row 5, column 来源: “电视” is not one of the allowed choices.",
+        "row 6: the same key “L1” is already in row 2 of this file",
+        "row 7, column 预算: Ensure this value is greater than or equal to 0.",
+    ]
+    l1 = Lead.objects.get(external_id="L1")
+    assert (l1.email_normalized, l1.phone_normalized, l1.company_domain) == (
+        "wang.wei@example.cn",
+        "+8613800138000",
+        "example.cn",
+    )
+    assert (l1.source, str(l1.estimated_value), l1.owner, l1.team) == (
+        "web_form",
+        "120000.00",
+        org.ae,
+        org.teams["east"],
+    )
+    assert Lead.objects.get(external_id="L6").source == "import"
+    again = run(org.ae, write(tmp_path / "leads2.csv", rows, encoding), LEAD_MAPPING)
+    assert again.counts == {"rows": 7, "created": 0, "updated": 0, "unchanged": 2, "rejected": 5}
+
+
+def test_route_uses_the_lead_service(org, tmp_path):
+    from keyfit.core.models import AuditEvent
+    from keyfit.leads.models import Lead
+
+    rows = [["ID", "姓名", "邮箱"], ["R1", "A", "a@example.com"], ["R2", "B", "bad"]]
+    job = run(org.admin, write(tmp_path / "r.csv", rows), {**LEAD_MAPPING, "route": True})
+    assert job.counts == {"rows": 2, "created": 1, "updated": 0, "unchanged": 0, "rejected": 1}
+    lead = Lead.objects.get(external_id="R1")
+    assert AuditEvent.objects.filter(object_id=str(lead.pk), action="create").count() == 1
+    assert AuditEvent.objects.filter(verb="import").count() == 1
+
+
+def _dataset(name: str) -> Path:
+    root = data_dir()
+    if root is None or not (root / name).exists():
+        pytest.skip("the shared data sets are not on this machine")
+    return root / name
+
+
+@pytest.mark.django_db
+def test_x_education_imports_every_lead_with_its_outcome(org, tmp_path):
+    from keyfit.leads.models import Lead
+
+    path = _dataset("x_education_leads/Leads.csv")
+    mapping = json.loads((MAPPINGS / "x_education_leads.json").read_text(encoding="utf-8"))
+    job = run(org.admin, path, mapping)
+    assert job.status == ImportJob.Status.DONE, job.message
+    assert job.counts == {"rows": 9240, "created": 9240, "updated": 0, "unchanged": 0, "rejected": 0}, job.errors[:5]
+    assert Lead.objects.count() == 9240
+    assert Lead.objects.filter(known_converted=True).count() == 3561
+    assert Lead.objects.filter(known_converted=False).count() == 5679
+    first = Lead.objects.get(external_id="7927b2df-8bba-4d29-b9a2-b6e0beafe620")
+    assert first.custom_fields["xe_lead_number"] == "660737"
+    assert "xe_specialization" not in first.custom_fields  # "Select" = not answered
+    assert first.custom_fields["xe_lead_source"] == "Olark Chat"
+    assert first.custom_fields["xe_do_not_email"] is False
+    assert Lead.objects.filter(custom_fields__xe_lead_source="google").count() == 0
+    again = run(org.admin, path, mapping)
+    assert again.counts == {"rows": 9240, "created": 0, "updated": 0, "unchanged": 9240, "rejected": 0}
+    assert Lead.objects.count() == 9240
+
+
+@pytest.mark.django_db
+def test_uci_bank_marketing_dry_run(org, tmp_path):
+    path = _dataset("uci_bank_marketing/bank-additional-full.csv")
+    mapping = json.loads((MAPPINGS / "uci_bank_marketing.json").read_text(encoding="utf-8"))
+    head = tmp_path / "uci-head.csv"
+    with open(path, "rb") as src:
+        head.write_bytes(b"".join(src.readline() for _ in range(2001)))
+    job = run(org.admin, head, mapping)
+    assert job.counts == {"rows": 2000, "created": 2000, "updated": 0, "unchanged": 0, "rejected": 0}, job.errors[:5]
+    from keyfit.leads.models import Lead
+
+    lead = Lead.objects.get(external_id="UCI-2")
+    assert lead.known_converted is False and lead.custom_fields["bank_age"] == "56"
+    assert "bank_days_since_previous" not in lead.custom_fields  # 999 = never contacted
+    assert "bank_default" not in Lead.objects.get(external_id="UCI-3").custom_fields  # "unknown"

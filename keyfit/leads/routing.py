@@ -1,0 +1,550 @@
+"""Lead routing: ordered rules pick a team, the team's strategy picks a member, quotas cap it.
+
+Routing is set-based. A batch of leads is read in one query, every assignment is computed in memory
+(rules, members and quota counters are small), then written with one UPDATE of the leads, one upsert of
+the quota counters and one insert of the decisions. Concurrency: on PostgreSQL the batch's leads are
+locked with ``FOR UPDATE SKIP LOCKED`` (two workers never take the same lead) and the routing teams and
+member rows with ``FOR UPDATE`` in id order before the quota counters are read (no quota overrun, no
+deadlock); on SQLite the IMMEDIATE transaction serialises writers. Ties are broken by an order shuffled
+with the given seed, so a run is reproducible.
+"""
+
+import datetime
+import json
+import math
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from keyfit.leads.calendar import Calendar
+from keyfit.leads.choices import OPEN_STATUSES, DecisionKind, NotificationKind, Strategy
+from keyfit.leads.conditions import compile_all
+from keyfit.leads.models import Lead, MemberLoad, Notification, RoutingDecision, RoutingMember, RoutingRule, RoutingTeam
+
+DEFAULT_BATCH = 5000
+UNLIMITED = None
+
+
+@dataclass
+class MemberState:
+    id: int
+    user_id: int
+    name: str
+    index: int
+    paused: bool
+    max30: int | None
+    prefers: Callable[[dict[str, Any]], bool] | None
+    got_today: int = 0
+    got_30: int = 0
+    open_count: int = 0
+    assigned_now: int = 0
+
+    @property
+    def day_quota(self) -> int | None:
+        return None if self.max30 is None else math.ceil(self.max30 / 30)
+
+    def remaining(self) -> int | None:
+        if self.max30 is None:
+            return None
+        return max(0, min(self.day_quota - self.got_today, self.max30 - self.got_30))
+
+    def available(self) -> bool:
+        if self.paused:
+            return False
+        remaining = self.remaining()
+        return remaining is None or remaining > 0
+
+
+@dataclass
+class TeamState:
+    routing_team: RoutingTeam
+    members: list[MemberState]
+    tie_rank: dict[int, int]
+    calendar: Calendar
+    today: datetime.date
+    rr_position: int
+    has_preferences: bool
+    due: datetime.datetime | None = None
+    changed: bool = False
+
+    @property
+    def strategy(self) -> str:
+        return self.routing_team.strategy
+
+
+@dataclass
+class RouteResult:
+    routed: int = 0
+    unrouted: int = 0
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    batches: int = 0
+
+
+def _pick(team: TeamState, row: dict[str, Any], exclude_user: int | None) -> tuple[MemberState | None, bool]:
+    pool = [m for m in team.members if m.available() and m.user_id != exclude_user]
+    if not pool:
+        return None, False
+    preferred = False
+    if team.has_preferences:
+        favoured = [m for m in pool if m.prefers is not None and m.prefers(row)]
+        if favoured:
+            pool, preferred = favoured, True
+    strategy = team.strategy
+    if strategy == Strategy.ROUND_ROBIN:
+        size = len(team.members)
+        start = team.rr_position
+        best = min(pool, key=lambda m: (m.index - start - 1) % size)
+        return best, preferred
+    if strategy == Strategy.CAPACITY:
+
+        def capacity_key(m: MemberState):
+            remaining = m.remaining()
+            share = 1.0 if remaining is None else remaining / m.day_quota
+            return (-share, team.tie_rank[m.id])
+
+        return min(pool, key=capacity_key), preferred
+    return min(pool, key=lambda m: (m.open_count, team.tie_rank[m.id])), preferred
+
+
+def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -> dict[int, TeamState]:
+    team_ids = sorted(set(team_ids))
+    if not team_ids:
+        return {}
+    # Open-lead counts of least-loaded teams are read before the locks: a heuristic that may be a few
+    # milliseconds old; quotas, which must be exact, are read under the locks below.
+    least_loaded_users = set(
+        RoutingMember.objects.filter(
+            routing_team__in=team_ids, routing_team__strategy=Strategy.LEAST_LOADED
+        ).values_list("user_id", flat=True)
+    )
+    open_counts: dict[int, int] = {}
+    if least_loaded_users:
+        open_counts = dict(
+            Lead.objects.filter(owner_id__in=least_loaded_users, status__in=OPEN_STATUSES, merged_into__isnull=True)
+            .values("owner_id")
+            .annotate(n=Count("id"))
+            .values_list("owner_id", "n")
+        )
+    teams = list(
+        RoutingTeam.objects.select_for_update(of=("self",))
+        .select_related("team", "calendar")
+        .prefetch_related("calendar__exceptions")
+        .filter(pk__in=team_ids)
+        .order_by("id")
+    )
+    members = list(
+        RoutingMember.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(routing_team__in=team_ids, user__is_active=True)
+        .order_by("id")
+    )
+    by_team: dict[int, list[RoutingMember]] = defaultdict(list)
+    for m in sorted(members, key=lambda m: (m.position, m.id)):
+        by_team[m.routing_team_id].append(m)
+    calendars = {t.id: Calendar.from_model(t.calendar) for t in teams}
+    todays = {t.id: calendars[t.id].local_date(now) for t in teams}
+    oldest = min(todays.values()) - datetime.timedelta(days=29)
+    loads: dict[int, list[tuple[datetime.date, int]]] = defaultdict(list)
+    for member_id, day, assigned in MemberLoad.objects.filter(
+        member__in=[m.id for m in members], day__gte=oldest
+    ).values_list("member_id", "day", "assigned"):
+        loads[member_id].append((day, assigned))
+    states: dict[int, TeamState] = {}
+    for t in teams:
+        today = todays[t.id]
+        first_day = today - datetime.timedelta(days=29)
+        ms: list[MemberState] = []
+        for index, m in enumerate(by_team.get(t.id, [])):
+            rows = loads.get(m.id, [])
+            ms.append(
+                MemberState(
+                    id=m.id,
+                    user_id=m.user_id,
+                    name=m.user.display_name,
+                    index=index,
+                    paused=m.paused,
+                    max30=m.max_per_30_days,
+                    prefers=compile_all(m.preferred_filters) if m.preferred_filters else None,
+                    got_today=sum(n for d, n in rows if d == today),
+                    got_30=sum(n for d, n in rows if first_day <= d <= today),
+                    open_count=open_counts.get(m.user_id, 0),
+                )
+            )
+        order = [m.id for m in ms]
+        random.Random(f"{seed}:{t.id}").shuffle(order)
+        states[t.id] = TeamState(
+            routing_team=t,
+            members=ms,
+            tie_rank={mid: i for i, mid in enumerate(order)},
+            calendar=calendars[t.id],
+            today=today,
+            rr_position=t.rr_position if -1 <= t.rr_position < max(len(ms), 1) else -1,
+            has_preferences=any(m.prefers is not None for m in ms),
+        )
+    return states
+
+
+def _fields_needed(rules: list[RoutingRule]) -> list[str]:
+    names = {"id", "priority", "created_at", "owner_id", "team_id", "route_requested"}
+    conds = [c for r in rules for c in r.conditions or []]
+    conds += [
+        c
+        for m in RoutingMember.objects.exclude(preferred_filters=[]).values_list("preferred_filters", flat=True)
+        for c in m
+    ]
+    for c in conds:
+        names.add("custom_fields" if c["field"].startswith("cf.") else c["field"])
+    return sorted(names)
+
+
+def _reason(lead_id: int, d: dict[str, Any]) -> str:
+    code = d["code"]
+    if code == "no_rule":
+        return f"lead {lead_id}: no routing rule matched"
+    if code == "no_member":
+        return (
+            f"lead {lead_id}: rule '{d['rule_name']}' → team {d['team_name']}; no member available (paused or at quota)"
+        )
+    text = f"lead {lead_id} → {d['member']}"
+    if d.get("rule_name"):
+        text += f": rule '{d['rule_name']}'"
+    else:
+        text += f": team {d['team_name']}"
+    strategy = d["strategy"]
+    if d.get("quota_day") is not None:
+        text += f", quota {d['quota_left']}/{d['quota_day']} left"
+    if strategy == Strategy.ROUND_ROBIN:
+        text += ", round robin"
+    elif strategy == Strategy.LEAST_LOADED:
+        text += f", least loaded ({d['open']} open)"
+    elif d.get("quota_day") is None:
+        text += ", capacity (no cap)"
+    if d.get("preferred"):
+        text += ", preferred filter"
+    if d.get("excluded"):
+        text += ", SLA breached by previous owner"
+    return text
+
+
+def _relax_commit() -> None:
+    """Routing commits do not wait for the WAL flush (PostgreSQL ``synchronous_commit = off``).
+
+    The row locks of a routing transaction are held until commit; waiting for the disk there serialises
+    every producer behind fsync. A crash can lose at most the last few hundred milliseconds of routing,
+    atomically: those leads are simply unassigned again and the next routing run places them. Lead
+    intake itself commits normally (before routing starts).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _select_batch(
+    *, lead_ids: list[int] | None, fields: list[str], limit: int, after: dict | None, pending: bool = False
+) -> list[dict[str, Any]]:
+    qs = Lead.objects.filter(owner__isnull=True, merged_into__isnull=True, status__in=OPEN_STATUSES)
+    if lead_ids is not None:
+        qs = qs.filter(pk__in=lead_ids)
+    if pending:
+        qs = qs.filter(route_requested=True)
+    if after is not None:
+        # keyset progression: leads a previous batch could not place are not read again in this run
+        p, c, i = after["priority"], after["created_at"], after["id"]
+        qs = qs.filter(Q(priority__lt=p) | Q(priority=p, created_at__gt=c) | Q(priority=p, created_at=c, id__gt=i))
+    if connection.features.has_select_for_update_skip_locked:
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    return list(qs.order_by("-priority", "created_at", "id").values(*fields)[:limit])
+
+
+def route_leads(
+    *,
+    actor=None,
+    lead_ids: Iterable[int] | None = None,
+    seed: int = 0,
+    now: datetime.datetime | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    keep_decisions: bool = True,
+    notify: bool = True,
+    pending: bool = False,
+) -> RouteResult:
+    """Route the unassigned open leads (all, or those in `lead_ids`), highest priority first.
+
+    With `pending`, route every lead whose intake asked to be routed (`route_requested`) and that no
+    other worker holds: concurrent producers then share batches instead of queueing one lead at a time.
+    """
+    result = RouteResult()
+    ids = None if lead_ids is None else sorted({int(i) for i in lead_ids})
+    after = None
+    while True:
+        with transaction.atomic():
+            _relax_commit()
+            moment = now or timezone.now()
+            rules = list(
+                RoutingRule.objects.filter(active=True).select_related("routing_team__team").order_by("position", "id")
+            )
+            rows = _select_batch(
+                lead_ids=ids, fields=_fields_needed(rules), limit=batch_size, after=after, pending=pending
+            )
+            if not rows:
+                break
+            _route_rows(
+                rows, rules=rules, actor=actor, seed=seed, now=moment, result=result, keep=keep_decisions, notify=notify
+            )
+            result.batches += 1
+        if ids is not None or len(rows) < batch_size:
+            break
+        after = rows[-1]
+    return result
+
+
+def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
+    """Online routing of a lead just taken in: routes it together with every other pending lead.
+
+    When another worker's batch already holds the lead, wait for that batch to commit instead.
+    """
+    result = route_leads(actor=actor, seed=seed, pending=True, batch_size=500)
+    if not any(d["lead_id"] == lead_id for d in result.decisions) and connection.vendor == "postgresql":
+        with transaction.atomic():
+            list(Lead.objects.select_for_update().filter(pk=lead_id).values_list("pk", flat=True))
+    return result
+
+
+def reroute_breached(*, lead_rows: list[dict[str, Any]], now: datetime.datetime, seed: int = 0) -> RouteResult:
+    """Re-assign SLA-breached leads inside their own team, never to the owner who missed the SLA."""
+    result = RouteResult()
+    if lead_rows:
+        _relax_commit()
+        _route_rows(
+            lead_rows, rules=[], actor=None, seed=seed, now=now, result=result, keep=True, notify=True, sla=True
+        )
+    return result
+
+
+def _route_rows(
+    rows: list[dict[str, Any]],
+    *,
+    rules: list[RoutingRule],
+    actor,
+    seed: int,
+    now: datetime.datetime,
+    result: RouteResult,
+    keep: bool,
+    notify: bool,
+    sla: bool = False,
+) -> None:
+    compiled = [(r, compile_all(r.conditions or [])) for r in rules]
+    # first pass: the rule of every lead (rules need no state); only the teams used are then locked
+    matched: list[RoutingRule | None] = []
+    if not sla:
+        for row in rows:
+            for candidate, test in compiled:
+                if test(row):
+                    matched.append(candidate)
+                    break
+            else:
+                matched.append(None)
+        team_ids = {r.routing_team_id for r in matched if r is not None}
+    else:
+        team_ids = {r["routing_team_id"] for r in rows}
+    teams = _load_teams(team_ids, seed=seed, now=now)
+    batch = uuid.uuid4().hex[:16]
+    updates: list[tuple[int, int, int, datetime.datetime]] = []
+    decisions: list[tuple] = []
+    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    assigned_per_user: dict[int, int] = defaultdict(int)
+    kind = DecisionKind.SLA if sla else DecisionKind.AUTO
+    rows_pending = {row["id"]: row.get("route_requested", False) for row in rows}
+    for position, row in enumerate(rows):
+        lead_id = row["id"]
+        if sla:
+            rule = None
+            team = teams.get(row["routing_team_id"])
+        else:
+            rule = matched[position]
+            team = teams.get(rule.routing_team_id) if rule is not None else None
+        info: dict[str, Any] = {"priority": row.get("priority")}
+        member = None
+        if team is None:
+            info["code"] = "no_rule"
+        else:
+            info.update(
+                rule=rule.pk if rule else None,
+                rule_name=rule.name if rule else "",
+                team=team.routing_team.team_id,
+                team_name=team.routing_team.team.name,
+                strategy=team.strategy,
+            )
+            member, preferred = _pick(team, row, row.get("owner_id") if sla else None)
+            if member is None:
+                info["code"] = "no_member"
+            else:
+                member.got_today += 1
+                member.got_30 += 1
+                member.assigned_now += 1
+                member.open_count += 1
+                if team.strategy == Strategy.ROUND_ROBIN:
+                    team.rr_position = member.index
+                team.changed = True
+                if team.due is None:
+                    team.due = team.calendar.add_working_minutes(now, team.routing_team.sla_minutes)
+                info.update(code="assigned", member=member.name, member_id=member.user_id, preferred=preferred)
+                if member.max30 is not None:
+                    info.update(quota_left=member.remaining(), quota_day=member.day_quota)
+                if team.strategy == Strategy.LEAST_LOADED:
+                    info["open"] = member.open_count - 1
+                if sla:
+                    info["excluded"] = row.get("owner_id")
+                updates.append((lead_id, member.user_id, team.routing_team.team_id, team.due))
+                assigned_per_user[member.user_id] += 1
+        if member is None:
+            result.unrouted += 1
+        else:
+            result.routed += 1
+        reason = _reason(lead_id, info)
+        decisions.append(
+            (
+                lead_id,
+                now,
+                kind if member is not None else DecisionKind.UNROUTED,
+                info.get("rule"),
+                info.get("team"),
+                row.get("owner_id") if sla else None,
+                member.user_id if member else None,
+                actor_id,
+                reason,
+                info,
+                seed,
+                batch,
+            )
+        )
+    _write_assignments(updates, now=now)
+    unplaced = [d[0] for d in decisions if d[6] is None and rows_pending.get(d[0])]
+    if unplaced:
+        Lead.objects.filter(pk__in=unplaced).update(route_requested=False)
+    _write_loads(teams)
+    _write_round_robin(teams)
+    _write_decisions(decisions)
+    if keep:
+        result.decisions.extend(
+            {"lead_id": d[0], "kind": str(d[2]), "owner_id": d[6], "team_id": d[4], "rule_id": d[3], "reason": d[8]}
+            for d in decisions
+        )
+    if notify and assigned_per_user:
+        _notify_assigned(assigned_per_user, updates, now=now, sla=sla)
+
+
+def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *, now: datetime.datetime) -> None:
+    if not updates:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(updates) > 50:
+            # COPY the assignments into a temporary table, then one joined UPDATE (no per-row SQL)
+            cursor.execute(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS leads_routing_batch "
+                "(id bigint PRIMARY KEY, owner_id bigint, team_id bigint, due timestamptz) ON COMMIT DELETE ROWS"
+            )
+            with cursor.cursor.copy("COPY leads_routing_batch (id, owner_id, team_id, due) FROM STDIN") as copy:
+                for row in updates:
+                    copy.write_row(row)
+            cursor.execute(
+                """UPDATE leads_lead AS l SET owner_id = v.owner_id, team_id = v.team_id, assigned_at = %s,
+                   sla_due_at = v.due, sla_breached_at = NULL, route_requested = FALSE, updated_at = %s
+                   FROM leads_routing_batch AS v WHERE l.id = v.id""",
+                [now, now],
+            )
+            cursor.execute("TRUNCATE leads_routing_batch")
+        else:
+            adapt = connection.ops.adapt_datetimefield_value
+            stamp = adapt(now)
+            cursor.executemany(
+                "UPDATE leads_lead SET owner_id = %s, team_id = %s, assigned_at = %s, sla_due_at = %s, "
+                "sla_breached_at = NULL, route_requested = FALSE, updated_at = %s WHERE id = %s",
+                [(u[1], u[2], stamp, adapt(u[3]), stamp, u[0]) for u in updates],
+            )
+
+
+def _write_loads(teams: dict[int, TeamState]) -> None:
+    rows = [
+        MemberLoad(member_id=m.id, day=t.today, assigned=m.got_today)
+        for t in teams.values()
+        for m in t.members
+        if m.assigned_now
+    ]
+    if rows:
+        MemberLoad.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["member", "day"], update_fields=["assigned"]
+        )
+
+
+def _write_round_robin(teams: dict[int, TeamState]) -> None:
+    for t in teams.values():
+        if t.changed and t.strategy == Strategy.ROUND_ROBIN and t.rr_position != t.routing_team.rr_position:
+            RoutingTeam.objects.filter(pk=t.routing_team.pk).update(rr_position=t.rr_position)
+
+
+_DECISION_COLUMNS = (
+    "lead_id",
+    "at",
+    "kind",
+    "rule_id",
+    "team_id",
+    "from_owner_id",
+    "to_owner_id",
+    "actor_id",
+    "reason",
+    "inputs",
+    "seed",
+    "batch",
+)
+
+
+def _write_decisions(decisions: list[tuple]) -> None:
+    if not decisions:
+        return
+    if connection.vendor == "postgresql" and len(decisions) > 200:
+        table = RoutingDecision._meta.db_table
+        columns = ", ".join(_DECISION_COLUMNS)
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for d in decisions:
+                copy.write_row((*d[:9], json.dumps(d[9], separators=(",", ":")), *d[10:]))
+        return
+    RoutingDecision.objects.bulk_create(
+        [RoutingDecision(**dict(zip(_DECISION_COLUMNS, d, strict=True))) for d in decisions], batch_size=2000
+    )
+
+
+def _notify_assigned(per_user: dict[int, int], updates, *, now: datetime.datetime, sla: bool) -> None:
+    first_lead: dict[int, int] = {}
+    for lead_id, user_id, _team_id, _due in updates:
+        first_lead.setdefault(user_id, lead_id)
+    notes = []
+    for user_id, count in per_user.items():
+        if count == 1:
+            message = f"lead {first_lead[user_id]} was assigned to you"
+        else:
+            message = f"{count} leads were assigned to you"
+        if sla:
+            message += " (first-touch SLA breached by the previous owner)"
+        notes.append(
+            Notification(
+                user_id=user_id,
+                kind=NotificationKind.ASSIGNED,
+                lead_id=first_lead[user_id],
+                count=count,
+                message=message,
+                created_at=now,
+            )
+        )
+    created = Notification.objects.bulk_create(notes)
+    ids = [n.pk for n in created if n.pk]
+    if ids:
+        from keyfit.leads.tasks import send_lead_notifications
+
+        transaction.on_commit(lambda: send_lead_notifications.enqueue(notification_ids=ids))

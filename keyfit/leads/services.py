@@ -1,0 +1,872 @@
+"""All writes to leads: intake, dedupe and merge, screening, signals, conversion, routing, SLA checks."""
+
+import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from keyfit.core.audit import audit_record, snapshot
+from keyfit.core.customfields import custom_field_definitions, custom_fields_clean
+from keyfit.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from keyfit.core.models import AuditEvent
+from keyfit.core.money import is_currency
+from keyfit.core.permissions import is_admin
+from keyfit.leads import routing
+from keyfit.leads.choices import (
+    OPEN_STATUSES,
+    DecisionKind,
+    Intent,
+    NotificationKind,
+    Originator,
+    ScreenResult,
+    SignalType,
+    Source,
+    Status,
+)
+from keyfit.leads.conditions import compile_condition, describe, lead_values
+from keyfit.leads.models import (
+    DisqualifyReason,
+    FitRule,
+    Lead,
+    LeadSignal,
+    Notification,
+    RoutingDecision,
+    RoutingTeam,
+    ScreeningPolicy,
+    ValueThreshold,
+)
+from keyfit.leads.normalize import email_domain, normalize_domain, normalize_email, normalize_phone
+from keyfit.leads.permissions import editable_leads
+
+TEXT_FIELDS = {
+    "campaign": 120,
+    "company_name": 200,
+    "industry": 32,
+    "company_size": 16,
+    "region": 100,
+    "contact_name": 150,
+    "contact_title": 150,
+    "email": 254,
+    "phone": 40,
+    "bant_budget": 200,
+    "bant_authority": 200,
+    "bant_need": 200,
+    "bant_timeline": 200,
+    "status_note": 500,
+}
+WRITABLE = (
+    set(TEXT_FIELDS)
+    | {"source", "company_domain", "priority", "purchase_intent", "need_confirmed", "estimated_value", "currency"}
+    | {
+        "custom_fields",
+        "external_id",
+        "known_converted",
+        "known_closed_at",
+        "language",
+        "owner_id",
+        "team_id",
+        "status",
+    }
+)
+CONTACT_SIGNALS_RAISE_PRIORITY = 10
+
+UNMET_MESSAGES = {
+    "screen1_not_passed": gettext_lazy("Screen 1 (fit) has not been passed."),
+    "need_not_confirmed": gettext_lazy("The customer's need to solve the problem is not confirmed."),
+    "no_customer_signal": gettext_lazy("There is no signal originated by the customer."),
+    "intent_not_yes": gettext_lazy("Purchase intent is not “yes”."),
+    "value_below_threshold": gettext_lazy("The estimated co-created value is below the threshold."),
+}
+
+
+class ConversionRefused(DomainError):
+    code = "conversion_refused"
+    status = 422
+    default_message = gettext_lazy("The lead cannot be converted yet.")
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _clean(data: dict[str, Any], *, existing: Lead | None = None, definitions=None) -> dict[str, Any]:
+    """Validate lead input (API, forms, web forms and imports use this one function)."""
+    errors: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
+    for key in data:
+        if key not in WRITABLE and key not in ("website", "routing_seed"):
+            errors[key] = [_("Unknown field.")]
+    for name, max_length in TEXT_FIELDS.items():
+        if name in data:
+            value = "" if data[name] is None else str(data[name]).strip()
+            if len(value) > max_length:
+                errors[name] = [_("At most %(n)d characters.") % {"n": max_length}]
+            out[name] = value
+    if out.get("email"):
+        try:
+            validate_email(out["email"])
+        except DjangoValidationError:
+            errors["email"] = [_("Enter a valid e-mail address.")]
+    if "phone" in out and out["phone"] and len(normalize_phone(out["phone"]).lstrip("+")) < 5:
+        errors["phone"] = [_("Enter a valid phone number.")]
+    for name, choices in (("source", Source), ("purchase_intent", Intent), ("status", Status)):
+        if name in data:
+            if data[name] not in choices.values:
+                errors[name] = [_("Select a valid choice.")]
+            else:
+                out[name] = data[name]
+    if "language" in data:
+        from django.conf import settings
+
+        if data["language"] not in dict(settings.LANGUAGES):
+            errors["language"] = [_("Select a valid choice.")]
+        else:
+            out["language"] = data["language"]
+    if "priority" in data:
+        try:
+            priority = int(data["priority"])
+            if not 0 <= priority <= 100:
+                raise ValueError
+            out["priority"] = priority
+        except (TypeError, ValueError):
+            errors["priority"] = [_("Enter a whole number from 0 to 100.")]
+    if "need_confirmed" in data:
+        out["need_confirmed"] = bool(data["need_confirmed"])
+    if "estimated_value" in data:
+        value = data["estimated_value"]
+        if value in (None, ""):
+            out["estimated_value"] = None
+        else:
+            try:
+                amount = Decimal(str(value))
+                if not amount.is_finite() or amount < 0:
+                    raise InvalidOperation
+                out["estimated_value"] = amount.quantize(Decimal("0.01"))
+            except (InvalidOperation, ValueError):
+                errors["estimated_value"] = [_("Enter an amount of zero or more.")]
+    if "currency" in data:
+        code = str(data["currency"] or "").upper()
+        if not is_currency(code):
+            errors["currency"] = [_("Enter an ISO 4217 currency code.")]
+        out["currency"] = code
+    if "external_id" in data:
+        ext = (str(data["external_id"]).strip() if data["external_id"] is not None else "") or None
+        if ext and len(ext) > 100:
+            errors["external_id"] = [_("At most %(n)d characters.") % {"n": 100}]
+        out["external_id"] = ext
+    if "known_converted" in data:
+        out["known_converted"] = None if data["known_converted"] is None else bool(data["known_converted"])
+    if "known_closed_at" in data:
+        value = data["known_closed_at"]
+        if value in (None, ""):
+            out["known_closed_at"] = None
+        else:
+            moment = value if isinstance(value, datetime.datetime) else parse_datetime(str(value))
+            if moment is None:
+                errors["known_closed_at"] = [_("Enter a date and time.")]
+            else:
+                out["known_closed_at"] = moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+    for name in ("owner_id", "team_id"):
+        if name in data:
+            out[name] = data[name] or None
+    if "custom_fields" in data:
+        try:
+            out["custom_fields"] = custom_fields_clean(
+                "lead",
+                data["custom_fields"] or {},
+                existing=existing.custom_fields if existing else None,
+                partial=existing is not None,
+                definitions=definitions,
+            )
+        except ValidationFailed as exc:
+            errors.update(exc.fields)
+    elif existing is None:
+        try:
+            out["custom_fields"] = custom_fields_clean("lead", {}, definitions=definitions)
+        except ValidationFailed as exc:
+            errors.update(exc.fields)
+    domain_input = data.get("company_domain") or data.get("website")
+    if domain_input is not None or "email" in out:
+        domain = normalize_domain(domain_input) if domain_input else ""
+        if not domain:
+            domain = email_domain(out.get("email") if "email" in out else (existing.email if existing else ""))
+        out["company_domain"] = domain
+    if existing is None:
+        merged = {**out}
+        if not any(merged.get(k) for k in ("email", "phone", "contact_name", "company_name")):
+            errors["__all__"] = [_("Give at least a name, a company, an e-mail address or a phone number.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    if "email" in out:
+        out["email_normalized"] = normalize_email(out["email"])
+    if "phone" in out:
+        out["phone_normalized"] = normalize_phone(out["phone"])
+    return out
+
+
+def _check_owner(actor, values: dict[str, Any]) -> None:
+    """Only admins and managers choose an owner or team; the owner must be an active user."""
+    from keyfit.users.models import Team, User
+
+    if values.get("owner_id") or values.get("team_id"):
+        if not (is_admin(actor) or getattr(actor, "role", "") == "manager"):
+            raise PermissionDenied(_("Only managers and admins assign leads directly; use routing."))
+        if values.get("owner_id") and not User.objects.filter(pk=values["owner_id"], is_active=True).exists():
+            raise ValidationFailed(fields={"owner_id": [_("Unknown user.")]})
+        if values.get("team_id") and not Team.objects.filter(pk=values["team_id"]).exists():
+            raise ValidationFailed(fields={"team_id": [_("Unknown team.")]})
+
+
+def _check_external_ids(values: list[str]) -> set[str]:
+    return set(Lead.objects.filter(external_id__in=[v for v in values if v]).values_list("external_id", flat=True))
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+def lead_create(*, actor, data: dict[str, Any], route: bool = False, routing_seed: int = 0) -> Lead:
+    """Create one lead from validated `data`; with `route` it is routed at once (same transaction)."""
+    values = _clean(data)
+    _check_owner(actor, values)
+    with transaction.atomic():
+        if values.get("external_id") and _check_external_ids([values["external_id"]]):
+            raise ValidationFailed(fields={"external_id": [_("A lead with this external id exists.")]})
+        lead = Lead(**values)
+        if lead.owner_id:
+            lead.assigned_at = timezone.now()
+        lead.route_requested = bool(route and not lead.owner_id)
+        lead.save()
+        audit_record(actor=actor, instance=lead, action=AuditEvent.Action.CREATE, after=snapshot(lead))
+    # routing runs in its own transaction once the lead is safely stored (inside a caller's
+    # transaction it is simply part of it); concurrent intakes share routing batches
+    if lead.route_requested:
+        routing.route_new_lead(actor=actor, lead_id=lead.pk, seed=routing_seed)
+        lead.refresh_from_db()
+    return lead
+
+
+def leads_bulk_create(*, actor, rows: list[dict[str, Any]], route: bool = False) -> list[dict[str, Any]]:
+    """Validate every row with the rules of `lead_create`; create the valid ones in bulk.
+
+    Returns one result per input row, in order: ``{"row": n, "lead_id": id | None, "errors": {...}}``.
+    A bad row never stops the good ones.
+    """
+    definitions = custom_field_definitions("lead")
+    results: list[dict[str, Any]] = []
+    valid: list[tuple[int, dict[str, Any]]] = []
+    for index, data in enumerate(rows, start=1):
+        try:
+            values = _clean(data, definitions=definitions)
+            _check_owner(actor, values)
+        except (ValidationFailed, PermissionDenied) as exc:
+            fields = exc.fields if exc.fields else {"__all__": [exc.message]}
+            results.append({"row": index, "lead_id": None, "errors": fields})
+            continue
+        results.append({"row": index, "lead_id": None, "errors": {}})
+        valid.append((index, values))
+    with transaction.atomic():
+        taken = _check_external_ids([v.get("external_id") for _, v in valid])
+        seen: set[str] = set()
+        leads: list[tuple[int, Lead]] = []
+        for index, values in valid:
+            ext = values.get("external_id")
+            if ext and (ext in taken or ext in seen):
+                results[index - 1]["errors"] = {"external_id": [_("A lead with this external id exists.")]}
+                continue
+            if ext:
+                seen.add(ext)
+            lead = Lead(**values)
+            if lead.owner_id:
+                lead.assigned_at = timezone.now()
+            leads.append((index, lead))
+        created = Lead.objects.bulk_create([lead for _, lead in leads], batch_size=1000)
+        ct = ContentType.objects.get_for_model(Lead)
+        actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+        label = (str(actor_obj) if actor_obj else str(actor or "system"))[:200]
+        if created and created[0].pk is None:  # backends without RETURNING: fetch ids by external id
+            raise RuntimeError("The database did not return the new ids.")
+        AuditEvent.objects.bulk_create(
+            [
+                AuditEvent(
+                    actor=actor_obj,
+                    actor_label=label,
+                    action=AuditEvent.Action.CREATE,
+                    verb="bulk_create",
+                    content_type=ct,
+                    object_id=str(lead.pk),
+                    object_repr=str(lead)[:300],
+                    changes={k: [None, v] for k, v in snapshot(lead).items() if v not in (None, "", [], {})},
+                )
+                for lead in created
+            ],
+            batch_size=1000,
+        )
+        for (index, _lead), lead in zip(leads, created, strict=True):
+            results[index - 1]["lead_id"] = lead.pk
+        if route:
+            unassigned = [lead.pk for lead in created if not lead.owner_id]
+            if unassigned:
+                routing.route_leads(actor=actor, lead_ids=unassigned)
+    return results
+
+
+def web_form_submit(*, form, data: dict[str, Any], language: str) -> Lead:
+    """A visitor's submission of a public web form: a lead of the form's source, routed when configured."""
+    values = {
+        "source": form.source,
+        "campaign": form.campaign,
+        "contact_name": data.get("contact_name", ""),
+        "contact_title": data.get("contact_title", ""),
+        "email": data.get("email", ""),
+        "phone": data.get("phone", ""),
+        "company_name": data.get("company_name", ""),
+        "language": language,
+    }
+    with transaction.atomic():
+        lead = lead_create(actor=None, data=values, route=form.route_on_submit)
+        Lead.objects.filter(pk=lead.pk).update(web_form=form)
+        if data.get("message"):
+            LeadSignal.objects.create(
+                lead=lead, signal_type=SignalType.QUESTION, originator=Originator.CUSTOMER, note=data["message"][:1000]
+            )
+    return lead
+
+
+def _locked(lead: Lead) -> Lead:
+    return Lead.objects.select_for_update().get(pk=lead.pk)
+
+
+def _check_version(lead: Lead, version: int | None) -> None:
+    if version is not None and int(version) != lead.version:
+        raise Conflict(extra={"current": _lead_public(lead)})
+
+
+def _lead_public(lead: Lead) -> dict[str, Any]:
+    data = snapshot(lead)
+    data["version"] = lead.version
+    return data
+
+
+def _save(lead: Lead, *, actor, before: dict[str, Any], verb: str = "", extra=None) -> Lead:
+    lead.version += 1
+    lead.save()
+    audit_record(
+        actor=actor,
+        instance=lead,
+        action=AuditEvent.Action.UPDATE,
+        before=before,
+        after=snapshot(lead),
+        verb=verb,
+        extra=extra,
+    )
+    return lead
+
+
+def lead_update(*, actor, lead: Lead, data: dict[str, Any], version: int | None = None) -> Lead:
+    data = {k: v for k, v in data.items() if k not in ("status",)}
+    values = _clean(data, existing=lead)
+    _check_owner(actor, {k: v for k, v in values.items() if k in ("owner_id", "team_id") and v != getattr(lead, k)})
+    with transaction.atomic():
+        lead = _locked(lead)
+        _check_version(lead, version)
+        if (
+            values.get("external_id")
+            and Lead.objects.filter(external_id=values["external_id"]).exclude(pk=lead.pk).exists()
+        ):
+            raise ValidationFailed(fields={"external_id": [_("A lead with this external id exists.")]})
+        before = snapshot(lead)
+        for key, value in values.items():
+            setattr(lead, key, value)
+        return _save(lead, actor=actor, before=before)
+
+
+# --- duplicates and merge ---------------------------------------------------------------------
+
+
+def duplicate_candidates_q(*, email_normalized: str, phone_normalized: str, company_domain: str) -> Q | None:
+    q = Q(pk__in=[])
+    any_key = False
+    for name, value in (
+        ("email_normalized", email_normalized),
+        ("phone_normalized", phone_normalized),
+        ("company_domain", company_domain),
+    ):
+        if value:
+            q |= Q(**{name: value})
+            any_key = True
+    return q if any_key else None
+
+
+@transaction.atomic
+def leads_merge(*, actor, target: Lead, sources: list[Lead]) -> Lead:
+    """Merge `sources` into `target`: signals move over, empty fields are filled, history is kept."""
+    ids = sorted({s.pk for s in sources} - {target.pk})
+    if not ids:
+        raise ValidationFailed(fields={"source_ids": [_("Choose at least one other lead to merge.")]})
+    allowed = set(editable_leads(actor).filter(pk__in=[*ids, target.pk]).values_list("pk", flat=True))
+    if len(allowed) != len(ids) + 1:
+        raise PermissionDenied()
+    locked = {
+        lead.pk: lead for lead in Lead.objects.select_for_update().filter(pk__in=[*ids, target.pk]).order_by("pk")
+    }
+    target = locked[target.pk]
+    if target.merged_into_id:
+        raise ValidationFailed(fields={"target_id": [_("This lead was merged into another one.")]})
+    sources = [locked[i] for i in ids]
+    if any(s.status == Status.CONVERTED for s in sources):
+        raise ValidationFailed(fields={"source_ids": [_("A converted lead cannot be merged into another.")]})
+    before = snapshot(target)
+    fill = [*TEXT_FIELDS, "company_domain", "email_normalized", "phone_normalized", "estimated_value", "external_id"]
+    for source in sources:
+        for name in fill:
+            if getattr(target, name) in (None, "") and getattr(source, name) not in (None, ""):
+                if name == "external_id":
+                    continue
+                setattr(target, name, getattr(source, name))
+        target.priority = max(target.priority, source.priority)
+        target.need_confirmed = target.need_confirmed or source.need_confirmed
+        if target.purchase_intent == Intent.UNKNOWN:
+            target.purchase_intent = source.purchase_intent
+        merged_cf = dict(source.custom_fields or {})
+        merged_cf.update(target.custom_fields or {})
+        target.custom_fields = merged_cf
+        if target.first_touch_at is None or (source.first_touch_at and source.first_touch_at < target.first_touch_at):
+            target.first_touch_at = source.first_touch_at or target.first_touch_at
+    LeadSignal.objects.filter(lead_id__in=ids).update(lead=target)
+    duplicate = DisqualifyReason.objects.filter(code="duplicate").first()
+    for source in sources:
+        source_before = snapshot(source)
+        source.merged_into = target
+        source.status = Status.DISQUALIFIED
+        source.disqualify_reason = duplicate
+        source.version += 1
+        source.save()
+        audit_record(
+            actor=actor,
+            instance=source,
+            action=AuditEvent.Action.MERGE,
+            before=source_before,
+            after=snapshot(source),
+            verb="merged_into",
+            extra={"into": target.pk},
+        )
+    target.version += 1
+    target.save()
+    audit_record(
+        actor=actor,
+        instance=target,
+        action=AuditEvent.Action.MERGE,
+        before=before,
+        after=snapshot(target),
+        verb="merged",
+        extra={"merged": ids},
+    )
+    return target
+
+
+# --- screening --------------------------------------------------------------------------------
+
+
+def screening_policy() -> ScreeningPolicy:
+    policy = ScreeningPolicy.objects.order_by("pk").first()
+    return policy or ScreeningPolicy()
+
+
+def fit_evaluate(lead: Lead, rules: list[FitRule] | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """The ICP fit score (sum of matched rule points, clamped 0–100) and its breakdown."""
+    rules = rules if rules is not None else list(FitRule.objects.filter(active=True).order_by("position", "id"))
+    row = lead_values(lead)
+    total = 0
+    breakdown = []
+    for rule in rules:
+        cond = {"field": rule.field, "operator": rule.operator, "value": rule.value}
+        matched = compile_condition(cond)(row)
+        if matched:
+            total += rule.points
+        breakdown.append(
+            {
+                "rule": rule.pk,
+                "name": rule.name,
+                "condition": describe(cond),
+                "matched": matched,
+                "points": rule.points if matched else 0,
+            }
+        )
+    return max(0, min(100, total)), breakdown
+
+
+def lead_screen1(*, actor, lead: Lead, version: int | None = None) -> Lead:
+    """Screen 1 (fit): score the lead, then pass, nurture or fail it with reasons."""
+    with transaction.atomic():
+        lead = _locked(lead)
+        _check_version(lead, version)
+        _require_open(lead)
+        before = snapshot(lead)
+        policy = screening_policy()
+        score, breakdown = fit_evaluate(lead)
+        reasons: list[str] = []
+        contactable = bool(lead.email_normalized or lead.phone_normalized)
+        if not contactable:
+            reasons.append("not_contactable")
+        if score >= policy.fit_pass_threshold and contactable:
+            result = ScreenResult.PASS
+            reasons.append("fit_at_least_pass_threshold")
+            lead.status = Status.SCREENING if lead.status == Status.NEW else lead.status
+        elif score >= policy.fit_nurture_threshold and contactable:
+            result = ScreenResult.NURTURE
+            reasons.append("fit_between_thresholds")
+            lead.status = Status.NURTURE
+        else:
+            result = ScreenResult.FAIL
+            if score < policy.fit_nurture_threshold:
+                reasons.append("fit_below_nurture_threshold")
+            lead.status = Status.DISQUALIFIED
+            code = "poor_fit" if contactable is True or score < policy.fit_nurture_threshold else "unreachable"
+            if not contactable and score >= policy.fit_nurture_threshold:
+                code = "unreachable"
+            lead.disqualify_reason = DisqualifyReason.objects.filter(code=code).first()
+        lead.fit_score = score
+        lead.fit_breakdown = breakdown
+        lead.screen1_result = result
+        lead.screen1_reasons = reasons
+        lead.screen1_at = timezone.now()
+        _touch(lead)
+        return _save(lead, actor=actor, before=before, verb="screen1", extra={"score": score, "result": result})
+
+
+def value_threshold(lead: Lead) -> tuple[Decimal, str]:
+    segment = ValueThreshold.objects.filter(segment=lead.company_size).first() if lead.company_size else None
+    if segment:
+        return segment.min_value, segment.currency
+    policy = screening_policy()
+    return policy.min_value, policy.currency
+
+
+def conversion_unmet(lead: Lead) -> list[str]:
+    """The screen-2 conditions `lead` does not meet yet (all are required to convert)."""
+    unmet = []
+    if lead.screen1_result != ScreenResult.PASS:
+        unmet.append("screen1_not_passed")
+    if not lead.need_confirmed:
+        unmet.append("need_not_confirmed")
+    if not LeadSignal.objects.filter(lead=lead, originator=Originator.CUSTOMER).exists():
+        unmet.append("no_customer_signal")
+    if lead.purchase_intent != Intent.YES:
+        unmet.append("intent_not_yes")
+    threshold, currency = value_threshold(lead)
+    if lead.estimated_value is None or lead.currency != currency or lead.estimated_value < threshold:
+        unmet.append("value_below_threshold")
+    return unmet
+
+
+def unmet_messages(codes: list[str]) -> list[dict[str, str]]:
+    return [{"code": c, "message": str(UNMET_MESSAGES.get(c, c))} for c in codes]
+
+
+def _require_open(lead: Lead) -> None:
+    if lead.merged_into_id or lead.status == Status.CONVERTED:
+        raise ValidationFailed(fields={"status": [_("This lead is closed (converted or merged).")]})
+
+
+def lead_screen2(*, actor, lead: Lead, data: dict[str, Any], version: int | None = None) -> Lead:
+    """Record the screen-2 answers (need to solve, intent, value, BANT) and evaluate the conditions."""
+    allowed = {
+        "need_confirmed",
+        "purchase_intent",
+        "estimated_value",
+        "currency",
+        "bant_budget",
+        "bant_authority",
+        "bant_need",
+        "bant_timeline",
+        "status_note",
+    }
+    unknown = set(data) - allowed
+    if unknown:
+        raise ValidationFailed(fields={k: [_("Unknown field.")] for k in sorted(unknown)})
+    values = _clean(data, existing=lead)
+    with transaction.atomic():
+        lead = _locked(lead)
+        _check_version(lead, version)
+        _require_open(lead)
+        before = snapshot(lead)
+        for key, value in values.items():
+            setattr(lead, key, value)
+        unmet = conversion_unmet(lead)
+        lead.screen2_unmet = unmet
+        lead.screen2_result = ScreenResult.PASS if not unmet else ScreenResult.PENDING
+        lead.screen2_at = timezone.now()
+        if not unmet:
+            lead.status = Status.QUALIFIED
+        elif lead.status == Status.QUALIFIED:
+            lead.status = Status.SCREENING
+        _touch(lead)
+        return _save(lead, actor=actor, before=before, verb="screen2", extra={"unmet": unmet})
+
+
+def lead_disqualify(*, actor, lead: Lead, reason_code: str, note: str = "", version: int | None = None) -> Lead:
+    reason = DisqualifyReason.objects.filter(code=reason_code, active=True).first()
+    if reason is None:
+        raise ValidationFailed(fields={"reason": [_("Choose a disqualification reason.")]})
+    with transaction.atomic():
+        lead = _locked(lead)
+        _check_version(lead, version)
+        _require_open(lead)
+        before = snapshot(lead)
+        lead.status = Status.DISQUALIFIED
+        lead.disqualify_reason = reason
+        lead.status_note = note[:500]
+        return _save(lead, actor=actor, before=before, verb="disqualify")
+
+
+def lead_nurture(*, actor, lead: Lead, note: str = "", version: int | None = None) -> Lead:
+    with transaction.atomic():
+        lead = _locked(lead)
+        _check_version(lead, version)
+        _require_open(lead)
+        before = snapshot(lead)
+        lead.status = Status.NURTURE
+        lead.status_note = note[:500]
+        return _save(lead, actor=actor, before=before, verb="nurture")
+
+
+def _touch(lead: Lead, moment: datetime.datetime | None = None) -> None:
+    if lead.first_touch_at is None:
+        lead.first_touch_at = moment or timezone.now()
+
+
+def lead_first_touch(*, actor, lead: Lead) -> Lead:
+    with transaction.atomic():
+        lead = _locked(lead)
+        before = snapshot(lead)
+        _touch(lead)
+        return _save(lead, actor=actor, before=before, verb="first_touch")
+
+
+def lead_signal_add(
+    *,
+    actor,
+    lead: Lead,
+    signal_type: str,
+    originator: str,
+    occurred_at: datetime.datetime | None = None,
+    note: str = "",
+) -> LeadSignal:
+    """Record a signal; a customer-originated one raises the lead's priority, ours counts as first touch."""
+    errors = {}
+    if signal_type not in SignalType.values:
+        errors["signal_type"] = [_("Select a valid choice.")]
+    if originator not in Originator.values:
+        errors["originator"] = [_("Select a valid choice.")]
+    if len(note or "") > 1000:
+        errors["note"] = [_("At most %(n)d characters.") % {"n": 1000}]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    moment = occurred_at or timezone.now()
+    if moment > timezone.now() + datetime.timedelta(minutes=5):
+        raise ValidationFailed(fields={"occurred_at": [_("A signal cannot be in the future.")]})
+    with transaction.atomic():
+        lead = _locked(lead)
+        _require_open(lead)
+        signal = LeadSignal.objects.create(
+            lead=lead,
+            signal_type=signal_type,
+            originator=originator,
+            occurred_at=moment,
+            note=note or "",
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit_record(actor=actor, instance=signal, action=AuditEvent.Action.CREATE, after=snapshot(signal))
+        before = snapshot(lead)
+        if originator == Originator.CUSTOMER:
+            lead.priority = min(100, lead.priority + CONTACT_SIGNALS_RAISE_PRIORITY)
+        else:
+            _touch(lead, moment)
+        if lead.screen2_at is not None:
+            lead.screen2_unmet = conversion_unmet(lead)
+        _save(lead, actor=actor, before=before, verb="signal", extra={"signal": signal.pk})
+    return signal
+
+
+# --- conversion ---------------------------------------------------------------------------------
+
+
+def lead_convert(
+    *, actor, lead: Lead, opportunity_name: str = "", owner=None, version: int | None = None
+) -> dict[str, Any]:
+    """Convert a qualified lead: link or create the account and contact, create the S3 opportunity.
+
+    Refused (ConversionRefused, 422) with the list of unmet conditions unless every screen-2
+    condition holds, including a signal whose originator is the customer.
+    """
+    from keyfit.leads import conversion
+
+    with transaction.atomic():
+        lead = _locked(lead)
+        _check_version(lead, version)
+        _require_open(lead)
+        unmet = conversion_unmet(lead)
+        if unmet:
+            raise ConversionRefused(
+                fields={"unmet": [m["message"] for m in unmet_messages(unmet)]}, extra={"unmet": unmet}
+            )
+        before = snapshot(lead)
+        owner = owner or lead.owner or actor
+        account, account_created = conversion.account_for_lead(actor=actor, lead=lead, owner=owner)
+        contact, contact_created = conversion.contact_for_lead(actor=actor, lead=lead, account=account)
+        opportunity = conversion.opportunity_for_lead(
+            actor=actor, lead=lead, account=account, contact=contact, owner=owner, name=opportunity_name
+        )
+        lead.status = Status.CONVERTED
+        lead.converted_at = timezone.now()
+        lead.converted_account = account
+        lead.converted_contact = contact
+        lead.converted_opportunity_ref = opportunity.pk
+        lead.screen2_result = ScreenResult.PASS
+        lead.screen2_unmet = []
+        _save(lead, actor=actor, before=before, verb="convert", extra={"opportunity": opportunity.pk})
+    return {
+        "lead": lead,
+        "account": account,
+        "account_created": account_created,
+        "contact": contact,
+        "contact_created": contact_created,
+        "opportunity": opportunity,
+    }
+
+
+# --- assignment ---------------------------------------------------------------------------------
+
+
+def leads_route(*, actor, lead_ids: list[int] | None = None, seed: int = 0) -> routing.RouteResult:
+    return routing.route_leads(actor=actor, lead_ids=lead_ids, seed=seed)
+
+
+def lead_reassign(*, actor, lead: Lead, owner, reason: str, version: int | None = None) -> Lead:
+    """Manual re-assignment: a reason is required and the decision is logged like routing's."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(fields={"reason": [_("Give a reason for the re-assignment.")]})
+    if owner is None or not owner.is_active:
+        raise ValidationFailed(fields={"owner_id": [_("Unknown user.")]})
+    if not (is_admin(actor) or getattr(actor, "role", "") == "manager"):
+        raise PermissionDenied()
+    with transaction.atomic():
+        lead = _locked(lead)
+        _check_version(lead, version)
+        before = snapshot(lead)
+        previous = lead.owner_id
+        now = timezone.now()
+        lead.owner = owner
+        lead.team_id = owner.team_id or lead.team_id
+        lead.assigned_at = now
+        lead.sla_breached_at = None
+        routing_team = RoutingTeam.objects.select_related("calendar").filter(team_id=lead.team_id).first()
+        if routing_team and lead.first_touch_at is None:
+            from keyfit.leads.calendar import Calendar
+
+            lead.sla_due_at = Calendar.from_model(routing_team.calendar).add_working_minutes(
+                now, routing_team.sla_minutes
+            )
+        text = f"lead {lead.pk} → {owner.display_name}: manual re-assignment by {actor.display_name}: {reason}"
+        RoutingDecision.objects.create(
+            lead=lead,
+            at=now,
+            kind=DecisionKind.MANUAL,
+            team_id=lead.team_id,
+            from_owner_id=previous,
+            to_owner=owner,
+            actor=actor,
+            reason=text[:500],
+            inputs={"code": "manual", "reason": reason[:300], "member": owner.display_name},
+        )
+        _save(lead, actor=actor, before=before, verb="reassign", extra={"reason": reason})
+        notification = Notification.objects.create(
+            user=owner,
+            kind=NotificationKind.ASSIGNED,
+            lead=lead,
+            message=f"lead {lead.pk} was assigned to you: {reason}"[:500],
+        )
+        from keyfit.leads.tasks import send_lead_notifications
+
+        transaction.on_commit(lambda: send_lead_notifications.enqueue(notification_ids=[notification.pk]))
+    return lead
+
+
+def leads_check_slas(*, now: datetime.datetime | None = None, seed: int = 0) -> dict[str, int]:
+    """Mark first-touch SLA breaches, notify owners and managers, re-assign where the team wants it."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        qs = Lead.objects.filter(
+            owner__isnull=False,
+            first_touch_at__isnull=True,
+            sla_breached_at__isnull=True,
+            sla_due_at__lt=now,
+            status__in=OPEN_STATUSES,
+            merged_into__isnull=True,
+        )
+        from django.db import connection
+
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True, of=("self",))
+        rows = list(qs.order_by("sla_due_at", "id").values("id", "owner_id", "team_id", "priority")[:5000])
+        if not rows:
+            return {"breached": 0, "reassigned": 0}
+        Lead.objects.filter(pk__in=[r["id"] for r in rows]).update(sla_breached_at=now)
+        teams = {
+            t.team_id: t
+            for t in RoutingTeam.objects.select_related("team__manager").filter(
+                team_id__in={r["team_id"] for r in rows}
+            )
+        }
+        notes = []
+        for r in rows:
+            message = f"lead {r['id']}: first-touch SLA breached"
+            notes.append(
+                Notification(
+                    user_id=r["owner_id"],
+                    kind=NotificationKind.SLA_BREACH,
+                    lead_id=r["id"],
+                    message=message,
+                    created_at=now,
+                )
+            )
+            team = teams.get(r["team_id"])
+            if team and team.team.manager_id and team.team.manager_id != r["owner_id"]:
+                notes.append(
+                    Notification(
+                        user_id=team.team.manager_id,
+                        kind=NotificationKind.SLA_BREACH,
+                        lead_id=r["id"],
+                        message=message,
+                        created_at=now,
+                    )
+                )
+        created = Notification.objects.bulk_create(notes)
+        ids = [n.pk for n in created]
+        from keyfit.leads.tasks import send_lead_notifications
+
+        transaction.on_commit(lambda: send_lead_notifications.enqueue(notification_ids=ids))
+        to_reroute = [
+            {**r, "routing_team_id": teams[r["team_id"]].pk}
+            for r in rows
+            if r["team_id"] in teams and teams[r["team_id"]].reassign_on_breach
+        ]
+        result = routing.reroute_breached(lead_rows=to_reroute, now=now, seed=seed)
+    return {"breached": len(rows), "reassigned": result.routed}
+
+
+def notification_mark_read(*, user, notification_id: int) -> None:
+    updated = Notification.objects.filter(user=user, pk=notification_id, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    if not updated and not Notification.objects.filter(user=user, pk=notification_id).exists():
+        raise NotFound()

@@ -1,0 +1,73 @@
+"""Two workers routing the same 10,000 leads at once on PostgreSQL: each lead once, no quota overrun."""
+
+import datetime
+import threading
+import zoneinfo
+
+import pytest
+from django.db import connection, connections
+from django.db.models import Count
+
+from keyfit.leads.models import Lead, MemberLoad, RoutingDecision
+from keyfit.leads.routing import route_leads
+from keyfit.leads.tests.factories import RoutingMemberFactory, RoutingRuleFactory, RoutingTeamFactory
+from keyfit.users.tests.factories import TeamFactory, UserFactory
+
+NOW = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_route_the_same_leads_at_once():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks (SQLite serialises writers itself)")
+    capacity = RoutingTeamFactory(team=TeamFactory(), strategy="capacity")
+    capped = []
+    for i in range(3):
+        user = UserFactory(role="sdr")
+        capped.append(
+            RoutingMemberFactory(routing_team=capacity, user=user, position=i, max_per_30_days=60000)
+        )  # 2,000 a day
+    rr = RoutingTeamFactory(team=TeamFactory(), strategy="round_robin")
+    for i in range(4):
+        RoutingMemberFactory(routing_team=rr, user=UserFactory(role="sdr"), position=i)
+    RoutingRuleFactory(
+        routing_team=capacity, position=1, conditions=[{"field": "industry", "operator": "eq", "value": "saas"}]
+    )
+    RoutingRuleFactory(routing_team=rr, position=2, conditions=[])
+    Lead.objects.bulk_create(
+        [
+            Lead(company_name=f"C{i}", industry="saas" if i % 10 < 7 else "retail", priority=i % 100)
+            for i in range(10000)
+        ],
+        batch_size=2000,
+    )
+    errors = []
+    barrier = threading.Barrier(2)
+
+    def worker(seed):
+        try:
+            barrier.wait()
+            route_leads(seed=seed, now=NOW, batch_size=700, keep_decisions=False)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assigned = RoutingDecision.objects.filter(kind="auto")
+    per_lead = assigned.values("lead_id").annotate(n=Count("id")).filter(n__gt=1)
+    assert list(per_lead) == []
+    assert assigned.count() == Lead.objects.filter(owner__isnull=False).count()
+    # 7,000 SaaS leads for 3 × 2,000 daily quota: exactly 6,000 placed, 1,000 wait; 3,000 others all placed
+    loads = dict(MemberLoad.objects.values_list("member_id", "assigned"))
+    assert [loads[m.pk] for m in capped] == [2000, 2000, 2000]
+    for m in capped:
+        assert Lead.objects.filter(owner_id=m.user_id).count() == 2000
+    assert Lead.objects.filter(owner__isnull=True).count() == 1000
+    assert Lead.objects.filter(owner__isnull=True).exclude(industry="saas").count() == 0

@@ -1,0 +1,236 @@
+import datetime
+import zoneinfo
+
+import pytest
+
+from keyfit.leads.models import Lead, MemberLoad, Notification, RoutingDecision, RoutingTeam
+from keyfit.leads.routing import route_leads
+from keyfit.leads.tests.factories import LeadFactory, RoutingMemberFactory, RoutingRuleFactory, RoutingTeamFactory
+from keyfit.users.tests.factories import TeamFactory, UserFactory
+
+SH = zoneinfo.ZoneInfo("Asia/Shanghai")
+MONDAY_10 = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=SH)
+
+
+def make_team(strategy="round_robin", members=3, **kwargs):
+    team = TeamFactory()
+    rt = RoutingTeamFactory(team=team, strategy=strategy, **kwargs)
+    users = [UserFactory(full_name=f"{team.name} member {i}", team=team, role="sdr") for i in range(members)]
+    ms = [RoutingMemberFactory(routing_team=rt, user=u, position=i) for i, u in enumerate(users)]
+    return rt, users, ms
+
+
+def owners(leads):
+    return [Lead.objects.get(pk=lead.pk).owner_id for lead in leads]
+
+
+@pytest.mark.django_db
+def test_rules_are_applied_in_order_first_match_wins():
+    east, east_users, _ = make_team(members=1)
+    saas, saas_users, _ = make_team(members=1)
+    catch, catch_users, _ = make_team(members=1)
+    RoutingRuleFactory(
+        name="SaaS in Shanghai",
+        position=1,
+        routing_team=saas,
+        conditions=[
+            {"field": "industry", "operator": "eq", "value": "saas"},
+            {"field": "region", "operator": "in", "value": ["Shanghai", "Jiangsu"]},
+        ],
+    )
+    RoutingRuleFactory(
+        name="East",
+        position=2,
+        routing_team=east,
+        conditions=[{"field": "region", "operator": "in", "value": ["Shanghai", "Zhejiang"]}],
+    )
+    RoutingRuleFactory(name="Everything else", position=3, routing_team=catch, conditions=[])
+    a = LeadFactory(industry="saas", region="Shanghai")
+    b = LeadFactory(industry="retail", region="shanghai")
+    c = LeadFactory(industry="saas", region="Guangdong")
+    result = route_leads(now=MONDAY_10)
+    assert (result.routed, result.unrouted) == (3, 0)
+    assert owners([a, b, c]) == [saas_users[0].pk, east_users[0].pk, catch_users[0].pk]
+    d = RoutingDecision.objects.get(lead=a)
+    assert d.reason == f"lead {a.pk} → {saas_users[0].full_name}: rule 'SaaS in Shanghai', round robin"
+    assert d.rule.name == "SaaS in Shanghai"
+
+
+@pytest.mark.django_db
+def test_no_rule_leaves_the_lead_unassigned_with_a_decision():
+    lead = LeadFactory()
+    result = route_leads(now=MONDAY_10)
+    assert (result.routed, result.unrouted) == (0, 1)
+    assert Lead.objects.get(pk=lead.pk).owner_id is None
+    assert RoutingDecision.objects.get(lead=lead).reason == f"lead {lead.pk}: no routing rule matched"
+
+
+@pytest.mark.django_db
+def test_round_robin_cycles_and_continues_across_runs_skipping_paused():
+    rt, users, ms = make_team(members=3)
+    RoutingRuleFactory(routing_team=rt)
+    leads = [LeadFactory() for _ in range(4)]
+    route_leads(now=MONDAY_10)
+    assert owners(leads) == [users[0].pk, users[1].pk, users[2].pk, users[0].pk]
+    ms[1].paused = True
+    ms[1].save()
+    more = [LeadFactory() for _ in range(3)]
+    route_leads(now=MONDAY_10)
+    assert owners(more) == [users[2].pk, users[0].pk, users[2].pk]
+    assert RoutingTeam.objects.get(pk=rt.pk).rr_position == 2
+
+
+@pytest.mark.django_db
+def test_higher_priority_leads_are_handed_out_first():
+    rt, users, ms = make_team(strategy="capacity", members=1)
+    ms[0].max_per_30_days = 60  # 2 a day
+    ms[0].save()
+    RoutingRuleFactory(routing_team=rt)
+    low = LeadFactory(priority=10)
+    high = LeadFactory(priority=90)
+    mid = LeadFactory(priority=50)
+    result = route_leads(now=MONDAY_10)
+    assert (result.routed, result.unrouted) == (2, 1)
+    assert owners([low, high, mid]) == [None, users[0].pk, users[0].pk]
+    reasons = [d.reason for d in RoutingDecision.objects.order_by("id")]
+    assert reasons == [
+        f"lead {high.pk} → {users[0].full_name}: rule '{rt.rules.get().name}', quota 1/2 left",
+        f"lead {mid.pk} → {users[0].full_name}: rule '{rt.rules.get().name}', quota 0/2 left",
+        f"lead {low.pk}: rule '{rt.rules.get().name}' → team {rt.team.name}; no member available (paused or at quota)",
+    ]
+
+
+@pytest.mark.django_db
+def test_capacity_spreads_by_share_of_daily_quota_and_caps_it():
+    rt, users, ms = make_team(strategy="capacity", members=2)
+    ms[0].max_per_30_days = 150  # 5 a day
+    ms[1].max_per_30_days = 90  # 3 a day
+    for m in ms:
+        m.save()
+    RoutingRuleFactory(routing_team=rt)
+    leads = [LeadFactory(priority=100 - i) for i in range(10)]
+    result = route_leads(now=MONDAY_10, seed=1)
+    assert (result.routed, result.unrouted) == (8, 2)
+    got = owners(leads)
+    assert got.count(users[0].pk) == 5
+    assert got.count(users[1].pk) == 3
+    assert got[8:] == [None, None]
+    loads = {m.member_id: m.assigned for m in MemberLoad.objects.all()}
+    assert loads == {ms[0].pk: 5, ms[1].pk: 3}
+
+
+@pytest.mark.django_db
+def test_quotas_across_days_and_the_30_day_cap():
+    rt, _users, ms = make_team(strategy="capacity", members=1)
+    ms[0].max_per_30_days = 40  # ceil(40/30) = 2 a day, 40 in any 30 days
+    ms[0].save()
+    RoutingRuleFactory(routing_team=rt)
+    first = [LeadFactory() for _ in range(3)]
+    route_leads(now=MONDAY_10)
+    assert [o is not None for o in owners(first)] == [True, True, False]
+    # next day: two more; the third is still waiting
+    route_leads(now=MONDAY_10 + datetime.timedelta(days=1))
+    assert all(owners(first))
+    # 3 + 36 = 39 given in the last 30 days → only 1 left although the day is fresh
+    MemberLoad.objects.create(member=ms[0], day=datetime.date(2026, 11, 1), assigned=36)
+    later = [LeadFactory() for _ in range(3)]
+    route_leads(now=MONDAY_10 + datetime.timedelta(days=2))
+    assert [o is not None for o in owners(later)] == [True, False, False]
+    # loads older than 30 days no longer count
+    route_leads(now=datetime.datetime(2026, 12, 2, 10, 0, tzinfo=SH))
+    assert [o is not None for o in owners(later)] == [True, True, True]
+
+
+@pytest.mark.django_db
+def test_least_loaded_gives_to_the_member_with_fewest_open_leads():
+    rt, users, _ms = make_team(strategy="least_loaded", members=3)
+    RoutingRuleFactory(routing_team=rt)
+    for _ in range(2):
+        LeadFactory(owner=users[0], team=rt.team)
+    LeadFactory(owner=users[1], team=rt.team)
+    LeadFactory(owner=users[2], team=rt.team, status="converted")  # closed: not load
+    leads = [LeadFactory() for _ in range(4)]
+    route_leads(now=MONDAY_10, seed=7)
+    got = owners(leads)
+    assert got[0] == users[2].pk
+    assert sorted(got[:3]) == sorted([users[2].pk, users[2].pk, users[1].pk])
+    counts = {u.pk: Lead.objects.filter(owner=u, status="new").count() for u in users}
+    assert sum(counts.values()) == 7
+    assert sorted(counts.values()) == [2, 2, 3]  # the fourth lead meets a three-way tie, broken by the seed
+
+
+@pytest.mark.django_db
+def test_preferred_filters_are_served_first_then_fall_back():
+    rt, users, ms = make_team(strategy="round_robin", members=2)
+    ms[1].preferred_filters = [{"field": "cf.product", "operator": "eq", "value": "scrm"}]
+    ms[1].max_per_30_days = 30  # 1 a day
+    for m in ms:
+        m.save()
+    RoutingRuleFactory(routing_team=rt)
+    a = LeadFactory(custom_fields={"product": "scrm"}, priority=90)
+    b = LeadFactory(custom_fields={"product": "scrm"}, priority=80)
+    c = LeadFactory(custom_fields={"product": "erp"}, priority=70)
+    route_leads(now=MONDAY_10)
+    assert owners([a, b, c]) == [users[1].pk, users[0].pk, users[0].pk]
+    assert RoutingDecision.objects.get(lead=a).reason.endswith("preferred filter")
+
+
+@pytest.mark.django_db
+def test_same_seed_same_outcome():
+    rt, _users, _ms = make_team(strategy="least_loaded", members=4)
+    RoutingRuleFactory(routing_team=rt)
+    leads = [LeadFactory() for _ in range(3)]
+    route_leads(now=MONDAY_10, seed=42)
+    first = owners(leads)
+    Lead.objects.update(owner=None, team=None)
+    route_leads(now=MONDAY_10, seed=42)
+    assert owners(leads) == first
+
+
+@pytest.mark.django_db
+def test_route_sets_sla_due_and_notifies_once_per_owner(mailoutbox):
+    rt, users, _ms = make_team(members=1, sla_minutes=240)
+    RoutingRuleFactory(routing_team=rt)
+    leads = [LeadFactory() for _ in range(3)]
+    route_leads(now=MONDAY_10)
+    lead = Lead.objects.get(pk=leads[0].pk)
+    assert lead.sla_due_at == datetime.datetime(2026, 11, 23, 14, 0, tzinfo=SH)
+    assert lead.team_id == rt.team_id
+    note = Notification.objects.get(user=users[0])
+    assert note.message == "3 leads were assigned to you"
+    assert (note.count, note.text) == (3, "3 leads were assigned to you.")
+
+
+@pytest.mark.django_db
+def test_rule_conditions_are_validated():
+    from django.core.exceptions import ValidationError
+
+    from keyfit.leads.models import FitRule, RoutingRule
+
+    rt, _users, _ms = make_team(members=1)
+    with pytest.raises(ValidationError) as exc:
+        RoutingRule(
+            name="x", routing_team=rt, conditions=[{"field": "nope", "operator": "eq", "value": 1}]
+        ).full_clean()
+    assert "conditions" in exc.value.message_dict
+    with pytest.raises(ValidationError) as exc:
+        FitRule(name="x", field="priority", operator="gt", value="high", points=5).full_clean()
+    assert "value" in exc.value.message_dict
+    FitRule(name="ok", field="cf.product", operator="in", value=["scrm"], points=5).full_clean()
+
+
+@pytest.mark.django_db
+def test_online_intake_routes_pending_leads_together_and_clears_the_flag(org):
+    from keyfit.leads.services import lead_create
+
+    rt, users, _ms = make_team(members=2)
+    RoutingRuleFactory(routing_team=rt, conditions=[{"field": "region", "operator": "eq", "value": "Shanghai"}])
+    waiting = LeadFactory(route_requested=True, region="Shanghai")
+    untouched = LeadFactory(region="Shanghai")  # never asked to be routed: left for a manager's run
+    lead = lead_create(actor=org.admin, data={"email": "a@corp.cn", "region": "Shanghai"}, route=True)
+    assert lead.owner_id in {u.pk for u in users} and not lead.route_requested
+    assert Lead.objects.get(pk=waiting.pk).owner_id is not None
+    assert Lead.objects.get(pk=untouched.pk).owner_id is None
+    nowhere = lead_create(actor=org.admin, data={"email": "b@corp.cn", "region": "Tibet"}, route=True)
+    assert nowhere.owner_id is None and not nowhere.route_requested
+    assert RoutingDecision.objects.get(lead=nowhere).kind == "unrouted"
