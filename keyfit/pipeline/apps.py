@@ -10,8 +10,13 @@ class PipelineConfig(AppConfig):
     def ready(self) -> None:
         from keyfit.accounts.timeline import register_account_panel
         from keyfit.core.nav import NavItem, register_nav
-        from keyfit.pipeline import gates  # noqa: F401  (registers the seeded gate requirements)
+        from keyfit.pipeline import (
+            gates,  # noqa: F401  (registers the seeded gate requirements)
+            summary,
+        )
         from keyfit.pipeline.account_panel import account_pipeline_panel
+
+        summary.connect()
 
         register_account_panel("pipeline", account_pipeline_panel, order=10)
         register_nav(NavItem("pipeline", _("Pipeline"), "pipeline:board", order=30))

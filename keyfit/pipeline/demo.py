@@ -231,4 +231,7 @@ def seed(ctx: DemoContext) -> str:
     ]
     ActivityQuestion.objects.bulk_create(asked_rows, batch_size=1000)
     ctx.data["opportunities"] = [opp for opp, _ in plans]
+    from keyfit.pipeline.summary import rebuild_board_summary
+
+    rebuild_board_summary()  # bulk_create bypasses the signals that keep the board totals
     return f"{len(plans)} opportunities, {len(changes)} stage changes, {len(activities)} activities, {len(asked_rows)} questions asked"

@@ -198,6 +198,53 @@ class Opportunity(TimeStampedModel, VersionedModel):
         return all(v.strip() for v in (self.motivation, self.need, self.expectations, self.success_criteria))
 
 
+class BoardSummary(models.Model):
+    """Pipeline per (stage, team, owner, currency, forecast category): how many deals and their amount.
+
+    Kept by keyfit.pipeline.summary in the same transaction as every save or delete of an opportunity, so
+    the board's column totals are read from a few hundred rows instead of a scan of every open deal.
+    `rebuild_board_summary()` recomputes it (after bulk loads that bypass the model).
+    """
+
+    stage = models.ForeignKey(
+        Stage, verbose_name=_("stage"), on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    team = models.ForeignKey(
+        "users.Team",
+        verbose_name=_("team"),
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    forecast_category = models.CharField(
+        _("forecast category"), max_length=16, choices=ForecastCategory.choices, default=ForecastCategory.PIPELINE
+    )
+    count = models.BigIntegerField(_("deals"), default=0)
+    priced = models.BigIntegerField(_("deals with an amount"), default=0)
+    amount = models.DecimalField(_("amount"), max_digits=24, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        verbose_name = _("board summary")
+        verbose_name_plural = _("board summaries")
+        indexes = [
+            models.Index(
+                fields=["stage", "team", "owner", "currency", "forecast_category"], name="board_summary_key_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stage_id}/{self.team_id}/{self.owner_id}/{self.currency}/{self.forecast_category}"
+
+
 class OpportunityContact(models.Model):
     """A contact's role in one deal, with their own MNE profile when they are a key contact."""
 

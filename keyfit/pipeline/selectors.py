@@ -10,9 +10,18 @@ from django.utils import timezone
 
 from keyfit.core.audit import audit_for
 from keyfit.core.errors import field_error
-from keyfit.core.pagination import decode_cursor, keyset_page
+from keyfit.core.pagination import Page, decode_cursor, encode_cursor, keyset_page
+from keyfit.core.permissions import scope_q
 from keyfit.pipeline.choices import StageKind
-from keyfit.pipeline.models import Activity, ActivityQuestion, Opportunity, OpportunityContact, Stage, StageChange
+from keyfit.pipeline.models import (
+    Activity,
+    ActivityQuestion,
+    BoardSummary,
+    Opportunity,
+    OpportunityContact,
+    Stage,
+    StageChange,
+)
 from keyfit.pipeline.permissions import access_opportunity, visible_activities, visible_opportunities
 
 BOARD_KINDS = (StageKind.OPEN, StageKind.SUCCESS)
@@ -141,20 +150,39 @@ def board_stages() -> list[Stage]:
     return list(Stage.objects.filter(kind__in=BOARD_KINDS, active=True).order_by("position", "id"))
 
 
+# Filters the maintained summary can answer (its key columns); any other filter counts the deals themselves.
+SUMMARY_FILTERS = {"stage", "owner", "team", "status", "forecast"}
+
+
 def board_totals(user, *, filters=None, stages: list[Stage] | None = None) -> dict[int, dict[str, Any]]:
-    """Per stage: count and amount totals per currency — one grouped SQL query."""
-    rows = (
-        apply_filters(visible_opportunities(user), filters or {})
-        .filter(stage_id__in=[s.pk for s in (stages if stages is not None else board_stages())])
-        .values("stage_id", "currency")
-        .annotate(n=Count("id"), total=Sum("amount"))
-        .order_by("stage_id", "currency")
-    )
+    """Per stage: count and amount totals per currency — one grouped SQL query, over the maintained
+    BoardSummary (a row per stage, team, owner, currency and forecast category) when the filters allow, so its cost does not
+    grow with the number of deals."""
+    stage_ids = [s.pk for s in (stages if stages is not None else board_stages())]
+    active = {k for k, v in (filters or {}).items() if v not in (None, "", [])}
+    if active <= SUMMARY_FILTERS:
+        rows = (
+            apply_filters(BoardSummary.objects.filter(scope_q(user)), filters or {})
+            .filter(stage_id__in=stage_ids)
+            .values("stage_id", "currency")
+            .annotate(n=Sum("count"), priced=Sum("priced"), total=Sum("amount"))
+            .order_by("stage_id", "currency")
+        )
+    else:
+        rows = (
+            apply_filters(visible_opportunities(user), filters or {})
+            .filter(stage_id__in=stage_ids)
+            .values("stage_id", "currency")
+            .annotate(n=Count("id"), priced=Count("amount"), total=Sum("amount"))
+            .order_by("stage_id", "currency")
+        )
     result: dict[int, dict[str, Any]] = {}
     for row in rows:
+        if not row["n"]:
+            continue
         entry = result.setdefault(row["stage_id"], {"count": 0, "totals": []})
         entry["count"] += row["n"]
-        if row["total"] is not None:
+        if row["priced"]:
             entry["totals"].append((row["total"], row["currency"]))
     return result
 
@@ -169,17 +197,42 @@ def board_cards(user, *, stage: Stage, filters=None, cursor: str | None = None, 
     return keyset_page(seekable(qs, order=CARD_ORDER, cursor=cursor), order=CARD_ORDER, cursor=cursor, limit=limit)
 
 
+def _first_cards(user, stages: list[Stage], *, filters=None, limit: int) -> dict[int, Any]:
+    """The first page of cards of several columns in one query where the database can (a UNION ALL of one
+    ordered, limited index scan per stage: the same rows as board_cards, one round trip instead of N)."""
+    from django.db import connection
+
+    if len(stages) < 2 or not connection.features.supports_slicing_ordering_in_compound:
+        return {stage.pk: board_cards(user, stage=stage, filters=filters, limit=limit) for stage in stages}
+    base = (
+        apply_filters(visible_opportunities(user), filters or {}).select_related("account", "owner").only(*CARD_FIELDS)
+    )
+    parts = [base.filter(stage=stage).order_by(*CARD_ORDER)[: limit + 1] for stage in stages]
+    rows: dict[int, list[Opportunity]] = {stage.pk: [] for stage in stages}
+    for opp in parts[0].union(*parts[1:], all=True):
+        rows[opp.stage_id].append(opp)
+    pages = {}
+    for stage_id, items in rows.items():
+        items.sort(key=lambda o: (o.updated_at, o.pk), reverse=True)  # CARD_ORDER
+        has_more = len(items) > limit
+        items = items[:limit]
+        cursor = encode_cursor([items[-1].updated_at, items[-1].pk]) if has_more and items else None
+        pages[stage_id] = Page(items=items, next_cursor=cursor, limit=limit, has_more=has_more)
+    return pages
+
+
 def board(user, *, filters=None, limit: int = 20) -> list[Column]:
     stages = board_stages()
     totals = board_totals(user, filters=filters, stages=stages)
     columns = []
     for stage in stages:
         entry = totals.get(stage.pk, {"count": 0, "totals": []})
-        column = Column(stage=stage, count=entry["count"], totals=entry["totals"])
-        if column.count:
-            page = board_cards(user, stage=stage, filters=filters, limit=limit)
+        columns.append(Column(stage=stage, count=entry["count"], totals=entry["totals"]))
+    pages = _first_cards(user, [c.stage for c in columns if c.count], filters=filters, limit=limit)
+    for column in columns:
+        page = pages.get(column.stage.pk)
+        if page is not None:
             column.cards, column.next_cursor = page.items, page.next_cursor
-        columns.append(column)
     return columns
 
 

@@ -36,6 +36,9 @@ from keyfit.pipeline.permissions import access_opportunity, can_edit_opportunity
 from keyfit.users.models import Team, User
 
 LIST_KEY = "opportunities"
+# A column first shows BOARD_FIRST cards (about what a screen shows without scrolling), then loads
+# BOARD_PAGE more each time its end scrolls into view: the board's first paint stays small at any size.
+BOARD_FIRST = 10
 BOARD_PAGE = 20
 
 
@@ -86,7 +89,7 @@ def _totals_text(totals):
 @login_required
 def board(request):
     filters = _filters(request)
-    columns = selectors.board(request.user, filters=filters, limit=BOARD_PAGE)
+    columns = selectors.board(request.user, filters=filters, limit=BOARD_FIRST)
     for column in columns:
         column.totals_text = _totals_text(column.totals)
     context = {

@@ -251,3 +251,24 @@ def test_other_apps_can_add_panels_to_the_account_page(org):
         assert 'class="card panel-test.activities"' in html
     finally:
         timeline._PANELS.pop("test.activities")
+
+
+def test_list_filter_choices_are_cached_and_follow_changes(org, django_assert_max_num_queries):
+    from keyfit.users.models import Team
+    from keyfit.users.tests.factories import UserFactory
+
+    client = _client(org.admin)
+    url = reverse("accounts:account_list")
+    client.get(url)
+    with django_assert_max_num_queries(5):  # session, user, page, saved views, the cache entry
+        page = client.get(url, {"owner": str(org.ae.pk)}).content.decode()
+    assert f'<option value="{org.ae.pk}" selected>' in page
+    newcomer = UserFactory(full_name="Zhang <Newcomer>", team=org.ae.team)
+    assert "Zhang &lt;Newcomer&gt;" in client.get(url).content.decode()
+    newcomer.full_name = "Zhang Renamed"
+    newcomer.save()
+    assert "Zhang Renamed" in client.get(url).content.decode()
+    Team.objects.create(name="Brand-new team")
+    assert "Brand-new team" in client.get(url).content.decode()
+    newcomer.delete()
+    assert "Zhang Renamed" not in client.get(url).content.decode()

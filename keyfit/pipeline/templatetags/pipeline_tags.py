@@ -1,7 +1,9 @@
 import functools
+import html
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 from django import template
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -57,3 +59,68 @@ def card_money(amount, currency=None):
     symbol, digits = fmt
     quantum = Decimal(1).scaleb(-digits)
     return f"{symbol}{value.quantize(quantum, rounding=ROUND_HALF_EVEN):,.{digits}f}"
+
+
+_CARD = (
+    '\n<li class="board-card" data-id="{pk}" data-version="{version}">\n'
+    '  <a href="{prefix}{pk}/">{name}</a>\n'
+    '  <div class="muted">{account}</div>\n'
+    '  <div><span class="num">{amount}</span> · {probability}%</div>\n'
+    '  <div class="muted">{owner}{close}</div>\n'
+    "</li>\n"
+)
+
+
+@register.simple_tag
+def board_cards_html(cards, detail_prefix):
+    """The board cards as HTML in one pass (a column of cards through the template engine costs several
+    times more); the same markup the card template wrote."""
+    esc = html.escape
+    prefix = esc(str(detail_prefix))
+    parts = []
+    for opp in cards:
+        close = opp.expected_close_date
+        parts.append(
+            _CARD.format(
+                pk=int(opp.pk),
+                version=int(opp.version),
+                prefix=prefix,
+                name=esc(opp.name),
+                account=esc(opp.account.name),
+                amount=esc(card_money(opp.amount, opp.currency)),
+                probability=int(opp.probability),
+                owner=esc(opp.owner.display_name),
+                close=f" · {close.isoformat()}" if close else "",
+            )
+        )
+    return mark_safe("".join(parts))  # every value is escaped above
+
+
+_ROW = (
+    '\n<tr><td><a href="{prefix}{pk}/">{name}</a></td><td>{account}</td><td>{stage}</td>\n'
+    '<td class="num">{amount}</td><td class="num">{probability}%</td><td>{close}</td><td>{owner}</td></tr>\n'
+)
+
+
+@register.simple_tag
+def list_rows_html(opportunities, detail_prefix):
+    """The opportunity list rows as HTML in one pass (the same markup the row template wrote)."""
+    esc = html.escape
+    prefix = esc(str(detail_prefix))
+    parts = []
+    for opp in opportunities:
+        close = opp.expected_close_date
+        parts.append(
+            _ROW.format(
+                prefix=prefix,
+                pk=int(opp.pk),
+                name=esc(opp.name),
+                account=esc(opp.account.name),
+                stage=esc(str(opp.stage.name)),
+                amount=esc(card_money(opp.amount, opp.currency)),
+                probability=int(opp.probability),
+                close=close.isoformat() if close else "—",
+                owner=esc(opp.owner.display_name),
+            )
+        )
+    return mark_safe("".join(parts))  # every value is escaped above

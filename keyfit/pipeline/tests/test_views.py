@@ -9,6 +9,7 @@ from keyfit.pipeline.models import Activity, ActivityQuestion, Question, StageCh
 from keyfit.pipeline.selectors import account_pipeline_timeline, my_activities
 from keyfit.pipeline.services import activity_create, opportunity_move
 from keyfit.pipeline.tests.factories import ActivityFactory
+from keyfit.pipeline.views import BOARD_FIRST
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +59,7 @@ def test_board_query_budget_is_constant(org, make_opportunity, django_assert_max
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = client.get(reverse("pipeline:board"))
     column = response.context["columns"][0]
-    assert column.count == 28 and len(column.cards) == 20 and column.next_cursor
+    assert column.count == 28 and len(column.cards) == BOARD_FIRST and column.next_cursor
 
 
 def test_board_column_loads_more_by_keyset(org, make_opportunity):
