@@ -200,6 +200,7 @@ def opportunity_create(request):
 
 def _detail_context(request, opp, **extra):
     from keyfit.core.customfields import custom_field_display
+    from keyfit.pipeline.panels import opportunity_panels
 
     editable = can_edit_opportunity(request.user, opp)
     settings_row = PipelineSettings.current()
@@ -214,6 +215,7 @@ def _detail_context(request, opp, **extra):
         "custom": custom_field_display("opportunity", opp.custom_fields),
         "meddpicc": settings_row.meddpicc_enabled,
         "mne_choices": MNE.choices,
+        "panels": opportunity_panels(request, opp),
         **extra,
     }
 

@@ -277,3 +277,13 @@ def test_opportunity_fragment_and_start_page(case, org, make_opportunity):
     assert _client(org.viewer).post(reverse("valuecase:opportunity", args=[fresh.pk])).status_code == 403
     assert _client(org.south_ae).get(reverse("valuecase:opportunity", args=[fresh.pk])).status_code == 404
     assert ValueCase.objects.filter(opportunity=fresh).count() == 1
+
+
+@pytest.mark.django_db
+def test_opportunity_page_shows_the_value_case_panel(case, org, make_opportunity):
+    page = _client(org.ae).get(reverse("pipeline:detail", args=[case.opportunity_id])).content.decode()
+    assert 'id="opportunity-value"' in page
+    assert f"/value-cases/{case.pk}/" in page and "1,500.00" in page
+    fresh = make_opportunity(org.ae, name="Fresh")
+    page = _client(org.ae).get(reverse("pipeline:detail", args=[fresh.pk])).content.decode()
+    assert f"/value-cases/opportunity/{fresh.pk}/" in page
