@@ -211,6 +211,13 @@ class Lead(TimeStampedModel, VersionedModel):
                 name="lead_unassigned_idx",
                 condition=models.Q(owner__isnull=True, merged_into__isnull=True),
             ),
+            # online routing picks the leads waiting to be routed; tiny, and never touched by the
+            # bulk routing UPDATE (its rows are not waiting, so the predicate is false before and after)
+            models.Index(
+                fields=["-priority", "created_at", "id"],
+                name="lead_pending_idx",
+                condition=models.Q(route_requested=True, owner__isnull=True, merged_into__isnull=True),
+            ),
             models.Index(
                 fields=["sla_due_at"],
                 name="lead_sla_open_idx",

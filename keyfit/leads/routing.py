@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from keyfit.leads.calendar import Calendar
 from keyfit.leads.choices import OPEN_STATUSES, DecisionKind, NotificationKind, Strategy
-from keyfit.leads.conditions import compile_all
+from keyfit.leads.conditions import VALUE_FIELDS, compile_all
 from keyfit.leads.models import Lead, MemberLoad, Notification, RoutingDecision, RoutingMember, RoutingRule, RoutingTeam
 
 DEFAULT_BATCH = 5000
@@ -85,6 +85,18 @@ class RouteResult:
     unrouted: int = 0
     decisions: list[dict[str, Any]] = field(default_factory=list)
     batches: int = 0
+    # lead id → the column values routing wrote (kept with the decisions): lets the caller update its
+    # in-memory lead without reading it back
+    written: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def apply_to(self, lead) -> bool:
+        """Set on `lead` what this run wrote to its row; False when this run did not route it."""
+        values = self.written.get(lead.pk)
+        if values is None:
+            return False
+        for name, value in values.items():
+            setattr(lead, name, value)
+        return True
 
 
 def _pick(team: TeamState, row: dict[str, Any], exclude_user: int | None) -> tuple[MemberState | None, bool]:
@@ -117,21 +129,6 @@ def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -
     team_ids = sorted(set(team_ids))
     if not team_ids:
         return {}
-    # Open-lead counts of least-loaded teams are read before the locks: a heuristic that may be a few
-    # milliseconds old; quotas, which must be exact, are read under the locks below.
-    least_loaded_users = set(
-        RoutingMember.objects.filter(
-            routing_team__in=team_ids, routing_team__strategy=Strategy.LEAST_LOADED
-        ).values_list("user_id", flat=True)
-    )
-    open_counts: dict[int, int] = {}
-    if least_loaded_users:
-        open_counts = dict(
-            Lead.objects.filter(owner_id__in=least_loaded_users, status__in=OPEN_STATUSES, merged_into__isnull=True)
-            .values("owner_id")
-            .annotate(n=Count("id"))
-            .values_list("owner_id", "n")
-        )
     teams = list(
         RoutingTeam.objects.select_for_update(of=("self",))
         .select_related("team", "calendar")
@@ -148,6 +145,18 @@ def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -
     by_team: dict[int, list[RoutingMember]] = defaultdict(list)
     for m in sorted(members, key=lambda m: (m.position, m.id)):
         by_team[m.routing_team_id].append(m)
+    # Open-lead counts of the least-loaded teams' members, read under the locks (the members of those
+    # teams come from the locked rows: no separate query for them)
+    least_loaded = {t.id for t in teams if t.strategy == Strategy.LEAST_LOADED}
+    least_loaded_users = {m.user_id for m in members if m.routing_team_id in least_loaded}
+    open_counts: dict[int, int] = {}
+    if least_loaded_users:
+        open_counts = dict(
+            Lead.objects.filter(owner_id__in=least_loaded_users, status__in=OPEN_STATUSES, merged_into__isnull=True)
+            .values("owner_id")
+            .annotate(n=Count("id"))
+            .values_list("owner_id", "n")
+        )
     calendars = {t.id: Calendar.from_model(t.calendar) for t in teams}
     todays = {t.id: calendars[t.id].local_date(now) for t in teams}
     oldest = min(todays.values()) - datetime.timedelta(days=29)
@@ -191,8 +200,20 @@ def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -
     return states
 
 
+_ROW_FIELDS = {"id", "priority", "created_at", "owner_id", "team_id", "route_requested"}
+# online batches are small: read every field a condition may test instead of asking which are used
+PENDING_FIELDS = sorted(_ROW_FIELDS | set(VALUE_FIELDS))
+
+
+def _lock_all_teams() -> None:
+    """Lock every routing team in id order (the order every routing transaction locks them in)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM leads_routingteam ORDER BY id FOR UPDATE")
+
+
 def _fields_needed(rules: list[RoutingRule]) -> list[str]:
-    names = {"id", "priority", "created_at", "owner_id", "team_id", "route_requested"}
+    names = set(_ROW_FIELDS)
     conds = [c for r in rules for c in r.conditions or []]
     conds += [
         c
@@ -286,12 +307,19 @@ def route_leads(
         with transaction.atomic():
             _relax_commit()
             moment = now or timezone.now()
+            if pending:
+                # Group commit: take the routing teams' locks first, then every lead waiting at that
+                # moment. Producers queued behind the locks find their leads already routed by the
+                # batch ahead of them (one short transaction each) instead of routing one lead apiece.
+                _lock_all_teams()
+                rows = _select_batch(lead_ids=ids, fields=PENDING_FIELDS, limit=batch_size, after=after, pending=True)
+                if not rows:
+                    break
             rules = list(
                 RoutingRule.objects.filter(active=True).select_related("routing_team__team").order_by("position", "id")
             )
-            rows = _select_batch(
-                lead_ids=ids, fields=_fields_needed(rules), limit=batch_size, after=after, pending=pending
-            )
+            if not pending:
+                rows = _select_batch(lead_ids=ids, fields=_fields_needed(rules), limit=batch_size, after=after)
             if not rows:
                 break
             _route_rows(
@@ -403,6 +431,16 @@ def _route_rows(
                     info["excluded"] = row.get("owner_id")
                 updates.append((lead_id, member.user_id, team.routing_team.team_id, team.due))
                 assigned_per_user[member.user_id] += 1
+                if keep:
+                    result.written[lead_id] = {
+                        "owner_id": member.user_id,
+                        "team_id": team.routing_team.team_id,
+                        "assigned_at": now,
+                        "sla_due_at": team.due,
+                        "sla_breached_at": None,
+                        "route_requested": False,
+                        "updated_at": now,
+                    }
         if member is None:
             result.unrouted += 1
         else:
@@ -428,6 +466,10 @@ def _route_rows(
     unplaced = [d[0] for d in decisions if d[6] is None and rows_pending.get(d[0])]
     if unplaced:
         Lead.objects.filter(pk__in=unplaced).update(route_requested=False)
+    if keep:
+        for d in decisions:
+            if d[6] is None:
+                result.written[d[0]] = {"route_requested": False} if rows_pending.get(d[0]) else {}
     _write_loads(teams)
     _write_round_robin(teams)
     _write_decisions(decisions)
@@ -547,4 +589,17 @@ def _notify_assigned(per_user: dict[int, int], updates, *, now: datetime.datetim
     if ids:
         from keyfit.leads.tasks import send_lead_notifications
 
-        transaction.on_commit(lambda: send_lead_notifications.enqueue(notification_ids=ids))
+        if _tasks_in_database(send_lead_notifications):
+            # a database queue: the task row commits with the routing transaction (atomically, and
+            # without a second synchronous commit per routing batch)
+            send_lead_notifications.enqueue(notification_ids=ids)
+        else:
+            transaction.on_commit(lambda: send_lead_notifications.enqueue(notification_ids=ids))
+
+
+def _tasks_in_database(task) -> bool:
+    try:
+        from django_tasks_db.backend import DatabaseBackend
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(task.get_backend(), DatabaseBackend)
