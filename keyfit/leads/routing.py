@@ -206,10 +206,15 @@ PENDING_FIELDS = sorted(_ROW_FIELDS | set(VALUE_FIELDS))
 
 
 def _lock_all_teams() -> None:
-    """Lock every routing team in id order (the order every routing transaction locks them in)."""
+    """Relax the commit (see `_relax_commit`) and lock every routing team in id order (the order every
+    routing transaction locks them in), in one round trip."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT id FROM leads_routingteam ORDER BY id FOR UPDATE")
+            cursor.execute(
+                "SET LOCAL synchronous_commit TO OFF; SELECT id FROM leads_routingteam ORDER BY id FOR UPDATE"
+            )
+    else:
+        _relax_commit()
 
 
 def _fields_needed(rules: list[RoutingRule]) -> list[str]:
@@ -294,18 +299,23 @@ def route_leads(
     keep_decisions: bool = True,
     notify: bool = True,
     pending: bool = False,
+    waiting_for: int | None = None,
 ) -> RouteResult:
     """Route the unassigned open leads (all, or those in `lead_ids`), highest priority first.
 
     With `pending`, route every lead whose intake asked to be routed (`route_requested`) and that no
     other worker holds: concurrent producers then share batches instead of queueing one lead at a time.
+    With `waiting_for` (a pending lead's id), route only while that lead is still waiting: a producer
+    whose lead the batch ahead of it placed leaves the leads it sees to their own producers, queued
+    behind it, who route them together.
     """
     result = RouteResult()
     ids = None if lead_ids is None else sorted({int(i) for i in lead_ids})
     after = None
     while True:
         with transaction.atomic():
-            _relax_commit()
+            if not pending:
+                _relax_commit()
             moment = now or timezone.now()
             if pending:
                 # Group commit: take the routing teams' locks first, then every lead waiting at that
@@ -313,6 +323,12 @@ def route_leads(
                 # batch ahead of them (one short transaction each) instead of routing one lead apiece.
                 _lock_all_teams()
                 rows = _select_batch(lead_ids=ids, fields=PENDING_FIELDS, limit=batch_size, after=after, pending=True)
+                if (
+                    waiting_for is not None
+                    and len(rows) < batch_size
+                    and not any(row["id"] == waiting_for for row in rows)
+                ):
+                    break
                 if not rows:
                     break
             rules = list(
@@ -337,7 +353,7 @@ def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
 
     When another worker's batch already holds the lead, wait for that batch to commit instead.
     """
-    result = route_leads(actor=actor, seed=seed, pending=True, batch_size=500)
+    result = route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id)
     if not any(d["lead_id"] == lead_id for d in result.decisions) and connection.vendor == "postgresql":
         with transaction.atomic():
             list(Lead.objects.select_for_update().filter(pk=lead_id).values_list("pk", flat=True))
