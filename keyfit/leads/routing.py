@@ -348,16 +348,52 @@ def route_leads(
     return result
 
 
+# session-level advisory lock held by the producer routing the pending leads (PostgreSQL)
+ONLINE_ROUTER_LOCK = 0x6B66_6C65_6164
+
+
 def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
     """Online routing of a lead just taken in: routes it together with every other pending lead.
 
-    When another worker's batch already holds the lead, wait for that batch to commit instead.
+    On PostgreSQL, outside a caller's transaction, one producer at a time routes (it holds the advisory
+    lock ``ONLINE_ROUTER_LOCK``); the others wait for it to finish, all at once, and leave if it placed
+    their lead, else the next one routes every lead waiting by then. When another worker's batch
+    already holds the lead, wait for that batch to commit instead.
     """
-    result = route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id)
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        result = _route_new_lead_grouped(actor=actor, lead_id=lead_id, seed=seed)
+        if result is None:  # placed by another producer's batch, committed
+            return RouteResult()
+    else:
+        result = route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id)
     if not any(d["lead_id"] == lead_id for d in result.decisions) and connection.vendor == "postgresql":
         with transaction.atomic():
             list(Lead.objects.select_for_update().filter(pk=lead_id).values_list("pk", flat=True))
     return result
+
+
+def _route_new_lead_grouped(*, actor, lead_id: int, seed: int) -> RouteResult | None:
+    """Route as the leader, or return None once another leader's committed batch placed the lead."""
+    waiting = Lead.objects.filter(pk=lead_id, route_requested=True, owner__isnull=True, merged_into__isnull=True)
+    with connection.cursor() as cursor:
+        for _attempt in range(50):
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ONLINE_ROUTER_LOCK])
+            if cursor.fetchone()[0]:
+                break
+            # another producer is routing: wait until it is done (every waiter wakes at once; the
+            # shared lock is released in the same round trip), then see whether it took our lead
+            cursor.execute(
+                "SELECT pg_advisory_lock_shared(%s); SELECT pg_advisory_unlock_shared(%s)",
+                [ONLINE_ROUTER_LOCK, ONLINE_ROUTER_LOCK],
+            )
+            if not waiting.exists():
+                return None
+        else:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [ONLINE_ROUTER_LOCK])
+        try:
+            return route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id)
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [ONLINE_ROUTER_LOCK])
 
 
 def reroute_breached(*, lead_rows: list[dict[str, Any]], now: datetime.datetime, seed: int = 0) -> RouteResult:
