@@ -160,8 +160,10 @@ def _producer(url: str, index: int, count: int, start, out) -> None:
     start.wait()
     began = time.perf_counter()
     done = 0
+    latencies = []
     for n in range(count):
         i = 10_000_000 + index * 1_000_000 + n
+        started = time.perf_counter()
         lead_create(
             actor=admin,
             data={
@@ -177,8 +179,9 @@ def _producer(url: str, index: int, count: int, start, out) -> None:
             },
             route=True,
         )
+        latencies.append((time.perf_counter() - started) * 1000)
         done += 1
-    out.put((index, done, time.perf_counter() - began))
+    out.put((index, done, time.perf_counter() - began, latencies))
 
 
 def _online(url: str, producers: int, total: int) -> dict:
@@ -202,7 +205,10 @@ def _online(url: str, producers: int, total: int) -> dict:
     elapsed = time.perf_counter() - began
     for p in procs:
         p.join()
+    from bench.setup import percentile
+
     created = sum(r[1] for r in results)
+    latencies = [ms for r in results for ms in r[3]]
     online = Lead.objects.filter(company_name__startswith="Online Co")
     doubles = (
         RoutingDecision.objects.filter(kind="auto", lead__in=online)
@@ -219,6 +225,8 @@ def _online(url: str, producers: int, total: int) -> dict:
         "online_leads": created,
         "online_seconds": round(elapsed, 2),
         "online_leads_per_s": round(created / elapsed, 1),
+        "online_p50_ms": round(percentile(latencies, 50), 1),  # one lead_create(route=True), intake to owner
+        "online_p95_ms": round(percentile(latencies, 95), 1),
         "online_routed": online.filter(owner__isnull=False).count(),
         "online_double_assigned": doubles,
         "online_quota_overruns": overrun,

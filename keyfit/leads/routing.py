@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from keyfit.leads.calendar import Calendar
 from keyfit.leads.choices import OPEN_STATUSES, DecisionKind, NotificationKind, Strategy
-from keyfit.leads.conditions import compile_all
+from keyfit.leads.conditions import VALUE_FIELDS, compile_all
 from keyfit.leads.models import Lead, MemberLoad, Notification, RoutingDecision, RoutingMember, RoutingRule, RoutingTeam
 
 DEFAULT_BATCH = 5000
@@ -85,6 +85,18 @@ class RouteResult:
     unrouted: int = 0
     decisions: list[dict[str, Any]] = field(default_factory=list)
     batches: int = 0
+    # lead id → the column values routing wrote (kept with the decisions): lets the caller update its
+    # in-memory lead without reading it back
+    written: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def apply_to(self, lead) -> bool:
+        """Set on `lead` what this run wrote to its row; False when this run did not route it."""
+        values = self.written.get(lead.pk)
+        if values is None:
+            return False
+        for name, value in values.items():
+            setattr(lead, name, value)
+        return True
 
 
 def _pick(team: TeamState, row: dict[str, Any], exclude_user: int | None) -> tuple[MemberState | None, bool]:
@@ -117,21 +129,6 @@ def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -
     team_ids = sorted(set(team_ids))
     if not team_ids:
         return {}
-    # Open-lead counts of least-loaded teams are read before the locks: a heuristic that may be a few
-    # milliseconds old; quotas, which must be exact, are read under the locks below.
-    least_loaded_users = set(
-        RoutingMember.objects.filter(
-            routing_team__in=team_ids, routing_team__strategy=Strategy.LEAST_LOADED
-        ).values_list("user_id", flat=True)
-    )
-    open_counts: dict[int, int] = {}
-    if least_loaded_users:
-        open_counts = dict(
-            Lead.objects.filter(owner_id__in=least_loaded_users, status__in=OPEN_STATUSES, merged_into__isnull=True)
-            .values("owner_id")
-            .annotate(n=Count("id"))
-            .values_list("owner_id", "n")
-        )
     teams = list(
         RoutingTeam.objects.select_for_update(of=("self",))
         .select_related("team", "calendar")
@@ -148,6 +145,18 @@ def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -
     by_team: dict[int, list[RoutingMember]] = defaultdict(list)
     for m in sorted(members, key=lambda m: (m.position, m.id)):
         by_team[m.routing_team_id].append(m)
+    # Open-lead counts of the least-loaded teams' members, read under the locks (the members of those
+    # teams come from the locked rows: no separate query for them)
+    least_loaded = {t.id for t in teams if t.strategy == Strategy.LEAST_LOADED}
+    least_loaded_users = {m.user_id for m in members if m.routing_team_id in least_loaded}
+    open_counts: dict[int, int] = {}
+    if least_loaded_users:
+        open_counts = dict(
+            Lead.objects.filter(owner_id__in=least_loaded_users, status__in=OPEN_STATUSES, merged_into__isnull=True)
+            .values("owner_id")
+            .annotate(n=Count("id"))
+            .values_list("owner_id", "n")
+        )
     calendars = {t.id: Calendar.from_model(t.calendar) for t in teams}
     todays = {t.id: calendars[t.id].local_date(now) for t in teams}
     oldest = min(todays.values()) - datetime.timedelta(days=29)
@@ -191,8 +200,25 @@ def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -
     return states
 
 
+_ROW_FIELDS = {"id", "priority", "created_at", "owner_id", "team_id", "route_requested"}
+# online batches are small: read every field a condition may test instead of asking which are used
+PENDING_FIELDS = sorted(_ROW_FIELDS | set(VALUE_FIELDS))
+
+
+def _lock_all_teams() -> None:
+    """Relax the commit (see `_relax_commit`) and lock every routing team in id order (the order every
+    routing transaction locks them in), in one round trip."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SET LOCAL synchronous_commit TO OFF; SELECT id FROM leads_routingteam ORDER BY id FOR UPDATE"
+            )
+    else:
+        _relax_commit()
+
+
 def _fields_needed(rules: list[RoutingRule]) -> list[str]:
-    names = {"id", "priority", "created_at", "owner_id", "team_id", "route_requested"}
+    names = set(_ROW_FIELDS)
     conds = [c for r in rules for c in r.conditions or []]
     conds += [
         c
@@ -273,25 +299,43 @@ def route_leads(
     keep_decisions: bool = True,
     notify: bool = True,
     pending: bool = False,
+    waiting_for: int | None = None,
 ) -> RouteResult:
     """Route the unassigned open leads (all, or those in `lead_ids`), highest priority first.
 
     With `pending`, route every lead whose intake asked to be routed (`route_requested`) and that no
     other worker holds: concurrent producers then share batches instead of queueing one lead at a time.
+    With `waiting_for` (a pending lead's id), route only while that lead is still waiting: a producer
+    whose lead the batch ahead of it placed leaves the leads it sees to their own producers, queued
+    behind it, who route them together.
     """
     result = RouteResult()
     ids = None if lead_ids is None else sorted({int(i) for i in lead_ids})
     after = None
     while True:
         with transaction.atomic():
-            _relax_commit()
+            if not pending:
+                _relax_commit()
             moment = now or timezone.now()
+            if pending:
+                # Group commit: take the routing teams' locks first, then every lead waiting at that
+                # moment. Producers queued behind the locks find their leads already routed by the
+                # batch ahead of them (one short transaction each) instead of routing one lead apiece.
+                _lock_all_teams()
+                rows = _select_batch(lead_ids=ids, fields=PENDING_FIELDS, limit=batch_size, after=after, pending=True)
+                if (
+                    waiting_for is not None
+                    and len(rows) < batch_size
+                    and not any(row["id"] == waiting_for for row in rows)
+                ):
+                    break
+                if not rows:
+                    break
             rules = list(
                 RoutingRule.objects.filter(active=True).select_related("routing_team__team").order_by("position", "id")
             )
-            rows = _select_batch(
-                lead_ids=ids, fields=_fields_needed(rules), limit=batch_size, after=after, pending=pending
-            )
+            if not pending:
+                rows = _select_batch(lead_ids=ids, fields=_fields_needed(rules), limit=batch_size, after=after)
             if not rows:
                 break
             _route_rows(
@@ -304,16 +348,52 @@ def route_leads(
     return result
 
 
+# session-level advisory lock held by the producer routing the pending leads (PostgreSQL)
+ONLINE_ROUTER_LOCK = 0x6B66_6C65_6164
+
+
 def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
     """Online routing of a lead just taken in: routes it together with every other pending lead.
 
-    When another worker's batch already holds the lead, wait for that batch to commit instead.
+    On PostgreSQL, outside a caller's transaction, one producer at a time routes (it holds the advisory
+    lock ``ONLINE_ROUTER_LOCK``); the others wait for it to finish, all at once, and leave if it placed
+    their lead, else the next one routes every lead waiting by then. When another worker's batch
+    already holds the lead, wait for that batch to commit instead.
     """
-    result = route_leads(actor=actor, seed=seed, pending=True, batch_size=500)
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        result = _route_new_lead_grouped(actor=actor, lead_id=lead_id, seed=seed)
+        if result is None:  # placed by another producer's batch, committed
+            return RouteResult()
+    else:
+        result = route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id)
     if not any(d["lead_id"] == lead_id for d in result.decisions) and connection.vendor == "postgresql":
         with transaction.atomic():
             list(Lead.objects.select_for_update().filter(pk=lead_id).values_list("pk", flat=True))
     return result
+
+
+def _route_new_lead_grouped(*, actor, lead_id: int, seed: int) -> RouteResult | None:
+    """Route as the leader, or return None once another leader's committed batch placed the lead."""
+    waiting = Lead.objects.filter(pk=lead_id, route_requested=True, owner__isnull=True, merged_into__isnull=True)
+    with connection.cursor() as cursor:
+        for _attempt in range(50):
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ONLINE_ROUTER_LOCK])
+            if cursor.fetchone()[0]:
+                break
+            # another producer is routing: wait until it is done (every waiter wakes at once; the
+            # shared lock is released in the same round trip), then see whether it took our lead
+            cursor.execute(
+                "SELECT pg_advisory_lock_shared(%s); SELECT pg_advisory_unlock_shared(%s)",
+                [ONLINE_ROUTER_LOCK, ONLINE_ROUTER_LOCK],
+            )
+            if not waiting.exists():
+                return None
+        else:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [ONLINE_ROUTER_LOCK])
+        try:
+            return route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id)
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [ONLINE_ROUTER_LOCK])
 
 
 def reroute_breached(*, lead_rows: list[dict[str, Any]], now: datetime.datetime, seed: int = 0) -> RouteResult:
@@ -403,6 +483,16 @@ def _route_rows(
                     info["excluded"] = row.get("owner_id")
                 updates.append((lead_id, member.user_id, team.routing_team.team_id, team.due))
                 assigned_per_user[member.user_id] += 1
+                if keep:
+                    result.written[lead_id] = {
+                        "owner_id": member.user_id,
+                        "team_id": team.routing_team.team_id,
+                        "assigned_at": now,
+                        "sla_due_at": team.due,
+                        "sla_breached_at": None,
+                        "route_requested": False,
+                        "updated_at": now,
+                    }
         if member is None:
             result.unrouted += 1
         else:
@@ -428,6 +518,10 @@ def _route_rows(
     unplaced = [d[0] for d in decisions if d[6] is None and rows_pending.get(d[0])]
     if unplaced:
         Lead.objects.filter(pk__in=unplaced).update(route_requested=False)
+    if keep:
+        for d in decisions:
+            if d[6] is None:
+                result.written[d[0]] = {"route_requested": False} if rows_pending.get(d[0]) else {}
     _write_loads(teams)
     _write_round_robin(teams)
     _write_decisions(decisions)
@@ -547,4 +641,17 @@ def _notify_assigned(per_user: dict[int, int], updates, *, now: datetime.datetim
     if ids:
         from keyfit.leads.tasks import send_lead_notifications
 
-        transaction.on_commit(lambda: send_lead_notifications.enqueue(notification_ids=ids))
+        if _tasks_in_database(send_lead_notifications):
+            # a database queue: the task row commits with the routing transaction (atomically, and
+            # without a second synchronous commit per routing batch)
+            send_lead_notifications.enqueue(notification_ids=ids)
+        else:
+            transaction.on_commit(lambda: send_lead_notifications.enqueue(notification_ids=ids))
+
+
+def _tasks_in_database(task) -> bool:
+    try:
+        from django_tasks_db.backend import DatabaseBackend
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(task.get_backend(), DatabaseBackend)

@@ -248,8 +248,9 @@ def lead_create(*, actor, data: dict[str, Any], route: bool = False, routing_see
     # routing runs in its own transaction once the lead is safely stored (inside a caller's
     # transaction it is simply part of it); concurrent intakes share routing batches
     if lead.route_requested:
-        routing.route_new_lead(actor=actor, lead_id=lead.pk, seed=routing_seed)
-        lead.refresh_from_db()
+        result = routing.route_new_lead(actor=actor, lead_id=lead.pk, seed=routing_seed)
+        if not result.apply_to(lead):  # routed by another producer's batch: read what it wrote
+            lead.refresh_from_db()
     return lead
 
 

@@ -71,3 +71,62 @@ def test_two_workers_route_the_same_leads_at_once():
         assert Lead.objects.filter(owner_id=m.user_id).count() == 2000
     assert Lead.objects.filter(owner__isnull=True).count() == 1000
     assert Lead.objects.filter(owner__isnull=True).exclude(industry="saas").count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_producers_share_batches_and_place_each_lead_once():
+    """Online intake from 4 threads: every lead routed exactly once, each caller sees its lead's owner."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row and advisory locks")
+    from keyfit.leads.services import lead_create
+
+    capacity = RoutingTeamFactory(team=TeamFactory(), strategy="capacity")
+    capped = [
+        RoutingMemberFactory(routing_team=capacity, user=UserFactory(role="sdr"), position=i, max_per_30_days=300)
+        for i in range(2)
+    ]  # 10 a day each
+    rr = RoutingTeamFactory(team=TeamFactory(), strategy="round_robin")
+    for i in range(3):
+        RoutingMemberFactory(routing_team=rr, user=UserFactory(role="sdr"), position=i)
+    RoutingRuleFactory(
+        routing_team=capacity, position=1, conditions=[{"field": "industry", "operator": "eq", "value": "saas"}]
+    )
+    RoutingRuleFactory(routing_team=rr, position=2, conditions=[])
+    admin = UserFactory(role="admin")
+    errors: list[Exception] = []
+    seen: dict[int, int | None] = {}
+    barrier = threading.Barrier(4)
+
+    def producer(index):
+        try:
+            barrier.wait()
+            for n in range(15):
+                lead = lead_create(
+                    actor=admin,
+                    data={"company_name": f"P{index}-{n}", "industry": "saas" if n % 2 else "retail"},
+                    route=True,
+                )
+                seen[lead.pk] = lead.owner_id
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=producer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(seen) == 60
+    decisions = RoutingDecision.objects.filter(lead_id__in=seen)
+    assert decisions.values("lead_id").annotate(n=Count("id")).filter(n__gt=1).count() == 0
+    assert decisions.count() == 60
+    # 28 SaaS leads for 2 × 10 a day: 20 placed, 8 unrouted; the 32 others all placed
+    loads = dict(MemberLoad.objects.values_list("member_id", "assigned"))
+    assert sorted(loads.get(m.pk) for m in capped) == [10, 10]
+    stored = dict(Lead.objects.filter(pk__in=seen).values_list("pk", "owner_id"))
+    assert stored == seen  # what each caller got back is what was stored
+    assert sum(owner is None for owner in stored.values()) == 8
+    assert Lead.objects.filter(pk__in=seen, route_requested=True).count() == 0
