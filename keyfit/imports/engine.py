@@ -65,6 +65,7 @@ class Engine:
         self.memo: dict[str, dict[str, tuple[bool, Any]]] = {}
         self.owner_cache: dict[str, Any] = {}
         self.account_cache: dict[tuple[str, str], Any] = {}
+        self.opportunity_cache: dict[str, Any] = {}
         self.key_field = self._key_field(compiled.key)
         self.group: dict[str, list[Rule]] = {}
         for rule in compiled.rules:
@@ -316,6 +317,22 @@ class Engine:
             row.data[f"{k.owner_field}_id"] = self.actor.pk
             if k.team_field:
                 row.data[f"{k.team_field}_id"] = self.actor.team_id
+        if "opportunity_external_id" in k.extra_specials:
+            ext = row.special.get("opportunity_external_id")
+            opportunity = self.opportunity_cache.get(ext) if ext else None
+            if ext and opportunity is None:
+                column = self._column_of("opportunity_external_id")
+                row.errors.append(self._message(row.number, column, _("no such opportunity")))
+                return
+            if opportunity is not None:
+                row.data["opportunity_id"] = opportunity.pk
+                if k.account_field:
+                    row.data[f"{k.account_field}_id"] = opportunity.account_id
+            elif creating and k.name in ("contract", "stage_change"):
+                row.errors.append(_("row %(n)d: an opportunity (its external id) is required") % {"n": row.number})
+                return
+        if k.name == "stage_change":
+            self._stage_change_specials(row)
         if "stage" in k.extra_specials and row.special.get("stage"):
             code = self._stage_code(row.special["stage"])
             if code is None:
@@ -325,6 +342,8 @@ class Engine:
         if k.account_field:
             ext, name = row.special.get("account_external_id"), row.special.get("account_name")
             account = None
+            if f"{k.account_field}_id" in row.data and not (ext or name):
+                return  # taken from the opportunity
             if ext:
                 account = self.account_cache.get(("id", ext))
                 if account is None:
@@ -347,16 +366,64 @@ class Engine:
             elif creating:
                 row.errors.append(_("row %(n)d: an account is required") % {"n": row.number})
 
+    def _resolve_opportunities(self, rows: list[Row]) -> None:
+        from django.apps import apps
+
+        from keyfit.core.permissions import scope_q
+
+        ids = {r.special["opportunity_external_id"] for r in rows if r.special.get("opportunity_external_id")}
+        ids -= set(self.opportunity_cache)
+        if ids:
+            for ext in ids:
+                self.opportunity_cache[ext] = None
+            model = apps.get_model("pipeline", "Opportunity")
+            for opp in model.objects.filter(scope_q(self.actor, write=True), external_id__in=ids).only(
+                "pk", "external_id", "account_id", "stage_id"
+            ):
+                self.opportunity_cache[opp.external_id] = opp
+
+    def _stage_change_specials(self, row: Row) -> None:
+        """From/to stage (code or name) and the user who moved it (by e-mail) of a history row."""
+        from keyfit.users.models import User
+
+        for name in ("from_stage", "to_stage"):
+            text = row.special.get(name)
+            if not text:
+                if name == "to_stage":
+                    row.errors.append(self._message(row.number, self._column_of(name), _("This field is required.")))
+                continue
+            code = self._stage_code(text)
+            if code is None:
+                row.errors.append(self._message(row.number, self._column_of(name), _("no such stage")))
+            else:
+                row.data[f"{name}_id"] = self._stage_ids[code]
+        email = row.special.get("actor_email")
+        if email:
+            key = email.strip().lower()
+            if ("actor", key) not in self.owner_cache:
+                self.owner_cache[("actor", key)] = User.objects.filter(email__iexact=key).first()
+            user = self.owner_cache[("actor", key)]
+            if user is None:
+                row.errors.append(
+                    self._message(row.number, self._column_of("actor_email"), _("no user with this e-mail"))
+                )
+            else:
+                row.data["actor_id"] = user.pk
+        if not row.data.get("external_id"):
+            row.errors.append(_("row %(n)d: a history row needs an external id") % {"n": row.number})
+
     def _stage_code(self, text: str) -> str | None:
         if not hasattr(self, "_stages"):
             from django.apps import apps
 
             stages: dict[str, str] = {}
-            for code, en, zh in (
+            self._stage_ids: dict[str, int] = {}
+            for pk, code, en, zh in (
                 apps.get_model("pipeline", "Stage")
                 .objects.filter(active=True)
-                .values_list("code", "name_en", "name_zh_hans")
+                .values_list("pk", "code", "name_en", "name_zh_hans")
             ):
+                self._stage_ids[code] = pk
                 for label in (code, en, zh):
                     stages[_norm(label)] = code
             self._stages = stages
@@ -433,6 +500,8 @@ class Engine:
         model, k = self.model, self.kind
         if k.account_field:
             self._resolve_accounts([r for r in rows if not r.errors])
+        if "opportunity_external_id" in k.extra_specials:
+            self._resolve_opportunities([r for r in rows if not r.errors])
         seen: dict[Any, int] = {}
         for row in rows:
             if row.errors or row.key is None:
@@ -514,6 +583,9 @@ class Engine:
                 )
                 row.outcome = "rejected"
                 continue
+            if k.name == "stage_change":  # append-only: a row already imported stays as it is
+                row.outcome = "unchanged"
+                continue
             cf = self._clean_custom(row, current.get("custom_fields") or {})
             if row.errors:
                 row.outcome = "rejected"
@@ -525,6 +597,9 @@ class Engine:
             }
             if cf is not None and cf != (current.get("custom_fields") or {}):
                 changes["custom_fields"] = cf
+            code = row.data.get("stage_code")
+            if code and "stage_id" in current and self._stage_ids.get(code) != current["stage_id"]:
+                changes["stage_code"] = code  # moved through the pipeline's service (history, gates)
             if not changes:
                 row.outcome = "unchanged"
                 continue
@@ -597,9 +672,34 @@ class Engine:
                 sql = f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) VALUES ({placeholders})"  # noqa: S608
                 cursor.executemany(sql, list(tuples()))
 
+    def _move_stages(self, updates: list[tuple[Row, dict]]) -> list[tuple[Row, dict]]:
+        """Stage changes of imported opportunities go through opportunity_move (gates, history rows)."""
+        from keyfit.pipeline.services import opportunity_move
+
+        kept = []
+        for row, changes in updates:
+            code = changes.pop("stage_code", None)
+            if code:
+                try:
+                    with transaction.atomic():
+                        opportunity_move(actor=self.actor, opportunity=changes["pk"], stage_code=code)
+                except DomainError as exc:
+                    row.outcome = "rejected"
+                    messages = [m for ms in exc.fields.values() for m in ms] or [str(exc.message)]
+                    messages += [str(u.get("label") or u.get("code")) for u in (exc.extra or {}).get("unmet", [])]
+                    row.errors.append(
+                        self._message(row.number, self._column_of("stage"), "; ".join(str(m) for m in messages))
+                    )
+                    continue
+            if len(changes) > 1:
+                kept.append((row, changes))
+        return kept
+
     def _update(self, updates: list[tuple[Row, dict]], now) -> None:
         from keyfit.core.audit import audit_record, snapshot
 
+        if self.kind.name == "opportunity":
+            updates = self._move_stages(updates)
         model = self.model
         has_version = any(f.name == "version" for f in model._meta.concrete_fields)
         by_fields: dict[tuple[str, ...], list[models.Model]] = {}
@@ -634,10 +734,34 @@ class Engine:
                 setattr(opportunity, name, value)
             opportunity.save(update_fields=list(extra))
 
+    def _activity_create(self, service, data: dict[str, Any]) -> None:
+        from keyfit.accounts.models import Account
+        from keyfit.pipeline.models import Opportunity
+        from keyfit.users.models import User
+
+        data.pop("team_id", None)  # the service gives the activity its owner's team
+        account = Account.objects.get(pk=data.pop("account_id"))
+        opportunity_id = data.pop("opportunity_id", None)
+        opportunity = Opportunity.objects.get(pk=opportunity_id) if opportunity_id else None
+        owner = User.objects.get(pk=data.pop("owner_id"))
+        service(actor=self.actor, account=account, opportunity=opportunity, owner=owner, **data)
+
+    def _contract_create(self, service, data: dict[str, Any]) -> None:
+        from keyfit.pipeline.models import Opportunity
+
+        opportunity = Opportunity.objects.select_related("account").get(pk=data.pop("opportunity_id"))
+        data.pop("account_id", None)
+        data.setdefault("signed_on", None)
+        service(actor=self.actor, opportunity=opportunity, **data)
+
     def _create_slow(self, rows: list[Row]) -> None:
         """Create through the domain service (routing, dedupe, stage history, per-record audit)."""
         from importlib import import_module
 
+        if self.kind.name == "stage_change":
+            for row in rows:
+                _stage_change_insert(row.data)
+            return
         module_name, func_name = self.kind.slow_service.rsplit(".", 1)
         try:
             service: Callable = getattr(import_module(module_name), func_name)
@@ -655,6 +779,10 @@ class Engine:
                         service(actor=self.actor, data=data, route=self.c.route)
                     elif self.kind.name == "opportunity":
                         self._opportunity_create(service, data)
+                    elif self.kind.name == "activity":
+                        self._activity_create(service, data)
+                    elif self.kind.name == "contract":
+                        self._contract_create(service, data)
                     elif self.kind.account_field:
                         from keyfit.accounts.models import Account
 
@@ -668,7 +796,34 @@ class Engine:
                 row.errors.append(_("row %(n)d: %(m)s") % {"n": row.number, "m": "; ".join(messages)})
 
 
-_OPPORTUNITY_ARGS = {"name", "amount", "currency", "expected_close_date", "stage_code", "custom_fields"}
+_OPPORTUNITY_ARGS = {"name", "amount", "currency", "expected_close_date", "stage_code", "custom_fields", "external_id"}
+
+
+def _stage_change_insert(data: dict[str, Any]) -> None:
+    """Append one historical stage-history row; its time in the previous stage comes from the row before it.
+
+    A row imported between two existing ones also corrects the next row's time in its previous stage.
+    """
+    from keyfit.pipeline.models import StageChange
+
+    at = data.get("at") or timezone.now()
+    history = StageChange.objects.filter(opportunity_id=data["opportunity_id"])
+    before = history.filter(at__lte=at).order_by("-at", "-id").only("at").first()
+    seconds = max(0, int((at - before.at).total_seconds())) if before is not None else None
+    change = StageChange.objects.create(
+        opportunity_id=data["opportunity_id"],
+        from_stage_id=data.get("from_stage_id"),
+        to_stage_id=data["to_stage_id"],
+        actor_id=data.get("actor_id"),
+        at=at,
+        seconds_in_previous=seconds,
+        reason=data.get("reason") or "",
+        external_id=data["external_id"],
+    )
+    after = history.filter(at__gt=at).exclude(pk=change.pk).order_by("at", "id").only("pk", "at").first()
+    if after is not None:
+        StageChange.objects.filter(pk=after.pk).update(seconds_in_previous=int((after.at - at).total_seconds()))
+    return change
 
 
 def _opportunity_args(data: dict[str, Any]) -> dict[str, Any]:
