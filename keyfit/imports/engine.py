@@ -30,6 +30,7 @@ from keyfit.imports.mapping import Compiled, Rule, _norm
 BATCH_SIZE = 5000
 ERRORS_KEPT = 200
 _MEMO_LIMIT = 20_000
+_MISSING = object()
 _TRUE = {"1", "true", "t", "yes", "y", "是", "on", "x"}
 _FALSE = {"0", "false", "f", "no", "n", "否", "off"}
 _NUMBER_JUNK = re.compile(r"^[¥$€£￥]|\s|(?<=\d),(?=\d{3}(\D|$))")
@@ -40,7 +41,7 @@ def _short(text: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     number: int
     values: list[str]
@@ -107,6 +108,9 @@ class Engine:
             self.prepare_fn = _dotted(self.kind.prepare_rules[0])
             self.rules_fn = _dotted(self.kind.prepare_rules[1])
         self.attnames = [f.attname for f in self.model._meta.concrete_fields if f.attname != "id"]
+        self._empty_cache: dict[str, bool] = {}
+        self._choice_cache: dict[str, dict[str, Any]] = {}
+        self.plans = self._compile_groups()
 
     def _key_field(self, key: str | None) -> str | None:
         if not key:
@@ -124,8 +128,16 @@ class Engine:
         """The cell after empty placeholders and value maps; (value, error)."""
         raw = values[rule.index] if rule.index < len(values) else ""
         text = raw.strip()
-        if self.c.empty_values and len(text) <= self.empty_max and _norm(text) in self.c.empty_values:
+        if not text and not rule.values:
             return "", None
+        if self.c.empty_values and len(text) <= self.empty_max:
+            empty = self._empty_cache.get(text)
+            if empty is None:
+                empty = _norm(text) in self.c.empty_values
+                if len(self._empty_cache) < _MEMO_LIMIT:
+                    self._empty_cache[text] = empty
+            if empty:
+                return "", None
         if rule.values:
             if text in rule.values:
                 return rule.values[text], None
@@ -135,7 +147,12 @@ class Engine:
         if rule.template and text:
             text = rule.template.replace("{value}", text)
         if rule.target == "field" and text and rule.name in self.choice_maps:
-            value = self.choice_maps[rule.name].get(_norm(text))
+            cache = self._choice_cache.setdefault(rule.name, {})
+            value = cache.get(text, _MISSING)
+            if value is _MISSING:
+                value = self.choice_maps[rule.name].get(_norm(text))
+                if len(cache) < _MEMO_LIMIT:
+                    cache[text] = value
             if value is None:
                 if rule.on_unknown == "empty":
                     return "", None
@@ -194,49 +211,77 @@ class Engine:
             memo[memo_key] = result
         return result
 
-    def prepare(self, number: int, values: list[str]) -> Row:
-        row = Row(number, values)
-        if len(values) > self.ncols and any(v.strip() for v in values[self.ncols :]):
-            row.errors.append(_("row %(n)d: more values than the header has columns") % {"n": number})
+    def _compile_groups(self) -> list[tuple]:
+        """Per target, everything prepare() needs, looked up once instead of on every row."""
+        plans = []
         for rules in self.group.values():
             first = rules[0]
-            parts = []
-            failed = False
-            for rule in rules:
-                value, error = self._value(rule, values)
+            f = self.fields.get(first.name) if first.target == "field" else None
+            if f is None:
+                empty = None
+            elif first.name in self.required:
+                empty = "required"
+            elif f.null:
+                empty = "null"
+            elif not f.has_default():
+                empty = "blank"
+            else:
+                empty = "default"
+            passthrough = f is not None and first.name in self.passthrough
+            plans.append((rules, first, first.target, first.name, empty, passthrough))
+        return plans
+
+    def prepare(self, number: int, values: list[str]) -> Row:
+        row = Row(number, values)
+        data, errors = row.data, row.errors
+        if len(values) > self.ncols and any(v.strip() for v in values[self.ncols :]):
+            errors.append(_("row %(n)d: more values than the header has columns") % {"n": number})
+        value_of = self._value
+        for rules, first, target, name, empty, passthrough in self.plans:
+            if len(rules) == 1:
+                value, error = value_of(first, values)
                 if error:
-                    row.errors.append(self._message(number, rule.column, error))
-                    failed = True
-                elif value not in (None, ""):
-                    parts.append(value)
-            if failed:
-                continue
-            if len(parts) > 1 and all(isinstance(p, str) for p in parts):
-                value = " ".join(parts)
-            else:
-                value = parts[0] if parts else ""
-            if first.target == "custom":
-                row.custom[first.name] = value
-            elif first.target == "special":
-                row.special[first.name] = value if isinstance(value, str) else str(value)
-            else:
-                f = self.fields[first.name]
-                if value == "" or value is None:
-                    if first.name in self.required:
-                        row.errors.append(self._message(number, first.column, _("This field is required.")))
-                    elif f.null:
-                        row.data[first.name] = None
-                    elif not f.has_default():
-                        row.data[first.name] = ""
+                    errors.append(self._message(number, first.column, error))
                     continue
-                if first.name in self.passthrough and isinstance(value, str):
-                    row.data[first.name] = value
+                if value is None:
+                    value = ""
+            else:
+                parts = []
+                failed = False
+                for rule in rules:
+                    value, error = value_of(rule, values)
+                    if error:
+                        errors.append(self._message(number, rule.column, error))
+                        failed = True
+                    elif value not in (None, ""):
+                        parts.append(value)
+                if failed:
                     continue
-                ok, cleaned = self.clean_field(first.name, value, first)
-                if ok:
-                    row.data[first.name] = cleaned
+                if len(parts) > 1 and all(isinstance(p, str) for p in parts):
+                    value = " ".join(parts)
                 else:
-                    row.errors.append(self._message(number, first.column, cleaned))
+                    value = parts[0] if parts else ""
+            if target == "field":
+                if value == "" or value is None:
+                    if empty == "required":
+                        errors.append(self._message(number, first.column, _("This field is required.")))
+                    elif empty == "null":
+                        data[name] = None
+                    elif empty == "blank":
+                        data[name] = ""
+                    continue
+                if passthrough and type(value) is str:
+                    data[name] = value
+                    continue
+                ok, cleaned = self.clean_field(name, value, first)
+                if ok:
+                    data[name] = cleaned
+                else:
+                    errors.append(self._message(number, first.column, cleaned))
+            elif target == "custom":
+                row.custom[name] = value
+            else:
+                row.special[name] = value if isinstance(value, str) else str(value)
         for name, constant in self.c.constants.items():
             if name in row.data or row.errors:
                 continue
@@ -477,7 +522,9 @@ class Engine:
         """The app's own validation function (the one its forms and API use)."""
         from types import SimpleNamespace
 
-        data = {k: v for k, v in row.data.items() if k not in ("email_normalized", "phone_normalized")}
+        data = row.data  # replaced by the cleaned values; the cleaner derives the normalised keys itself
+        data.pop("email_normalized", None)
+        data.pop("phone_normalized", None)
         if row.custom or current is None:
             data["custom_fields"] = dict(row.custom)
         existing = None
@@ -610,7 +657,7 @@ class Engine:
                 if self.slow:
                     self._create_slow(inserts)
                 else:
-                    self._insert([self._insert_values(r.data, now) for r in inserts])
+                    self._insert([r.data for r in inserts], now=now, defaults=self.kind.defaults)
             if updates:
                 self._update(updates, now)
         counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
@@ -630,18 +677,25 @@ class Engine:
         values["updated_at"] = now
         return values
 
-    def _insert(self, rows: list[dict[str, Any]]) -> None:
+    def _insert(self, rows: list[dict[str, Any]], *, now=None, defaults: dict[str, Any] | None = None) -> None:
+        """Write new rows; with `now`, rows are raw: kind defaults and timestamps are filled in here."""
         model = self.model
         fields = [f for f in model._meta.concrete_fields if not f.primary_key]
         columns = [f.column for f in fields]
         qn = connection.ops.quote_name
         table = qn(model._meta.db_table)
+        kind_defaults = defaults or {}
         defaults = {}
         for f in fields:
             if f.has_default():
                 defaults[f.attname] = f.get_default()
             else:
                 defaults[f.attname] = None if f.null else ""
+            if now is not None:
+                if f.attname in kind_defaults or f.name in kind_defaults:
+                    defaults[f.attname] = kind_defaults.get(f.attname, kind_defaults.get(f.name))
+                if f.attname in ("created_at", "updated_at"):
+                    defaults[f.attname] = now
         constants: list[Any] = []
         index: dict[str, tuple[int, Any]] = {}
         for position, f in enumerate(fields):
