@@ -228,7 +228,10 @@ class Engine:
             else:
                 empty = "default"
             passthrough = f is not None and first.name in self.passthrough
-            plans.append((rules, first, first.target, first.name, empty, passthrough))
+            # One plain column (no value map, no template): prepare() reads the cell inline.
+            simple = len(rules) == 1 and not first.values and not first.template
+            choices = self.choice_maps.get(first.name) if first.target == "field" else None
+            plans.append((rules, first, first.target, first.name, empty, passthrough, simple, choices))
         return plans
 
     def prepare(self, number: int, values: list[str]) -> Row:
@@ -237,8 +240,21 @@ class Engine:
         if len(values) > self.ncols and any(v.strip() for v in values[self.ncols :]):
             errors.append(_("row %(n)d: more values than the header has columns") % {"n": number})
         value_of = self._value
-        for rules, first, target, name, empty, passthrough in self.plans:
-            if len(rules) == 1:
+        nvalues = len(values)
+        empty_values, empty_max, empty_cache = self.c.empty_values, self.empty_max, self._empty_cache
+        for rules, first, target, name, empty, passthrough, simple, choices in self.plans:
+            if simple and choices is None:
+                index = first.index
+                value = values[index].strip() if index < nvalues else ""
+                if value and empty_values and len(value) <= empty_max:
+                    hit = empty_cache.get(value)
+                    if hit is None:
+                        hit = _norm(value) in empty_values
+                        if len(empty_cache) < _MEMO_LIMIT:
+                            empty_cache[value] = hit
+                    if hit:
+                        value = ""
+            elif len(rules) == 1:
                 value, error = value_of(first, values)
                 if error:
                     errors.append(self._message(number, first.column, error))
@@ -892,10 +908,18 @@ def _opportunity_args(data: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if value == {}:  # most rows: no custom field values
+        return "{}"
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _converter(f: models.Field, vendor: str):
     internal = f.get_internal_type()
     if internal == "JSONField":
-        return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
+        return _json_text
     if vendor == "sqlite":
         if internal == "DateTimeField":
             return lambda v: None if v is None else v.astimezone(datetime.UTC).replace(tzinfo=None).isoformat(" ")
