@@ -182,3 +182,32 @@ def test_activities_contracts_and_stage_history(org, accounts, tmp_path):
     again = run(org.east_manager, "stage_change", write(tmp_path / "h2.csv", history[:3]), hmap)
     assert again.counts == {"rows": 2, "created": 0, "updated": 0, "unchanged": 2, "rejected": 0}
     assert StageChange.objects.filter(opportunity=opp).count() == 3
+
+
+def test_pipeline_exports_reimport_unchanged(org, accounts, tmp_path):
+    from keyfit.imports.exporting import export_kind
+    from keyfit.imports.kinds import get_kind
+
+    run(
+        org.admin,
+        "opportunity",
+        write(tmp_path / "o.csv", [OPP_HEADER, ["O1", "ERP", "A1", "s4_value", "1000", "CNY", "ae@example.com"]]),
+        OPP_MAPPING,
+    )
+    opp = Opportunity.objects.get(external_id="O1")
+    StageChange.objects.filter(opportunity=opp).update(external_id="H-1")
+    Activity.objects.create(
+        kind="call",
+        subject="Call",
+        account=accounts["A1"],
+        opportunity=opp,
+        owner=org.ae,
+        team=org.ae.team,
+        external_id="X1",
+    )
+    for kind in ("opportunity", "activity", "stage_change"):
+        path = tmp_path / f"{kind}.csv"
+        k = get_kind(kind)
+        assert export_kind(k, k.visible(org.admin), path) == 1
+        job = run(org.admin, kind, path, None)
+        assert job.counts == {"rows": 1, "created": 0, "updated": 0, "unchanged": 1, "rejected": 0}, (kind, job.errors)
