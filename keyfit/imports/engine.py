@@ -389,6 +389,8 @@ class Engine:
                 row.data["opportunity_id"] = opportunity.pk
                 if k.account_field:
                     row.data[f"{k.account_field}_id"] = opportunity.account_id
+                elif k.name == "contract":  # a contract belongs to its opportunity's account
+                    row.data["account_id"] = opportunity.account_id
             elif creating and k.name in ("contract", "stage_change"):
                 row.errors.append(_("row %(n)d: an opportunity (its external id) is required") % {"n": row.number})
                 return
