@@ -30,6 +30,7 @@ from keyfit.imports.mapping import Compiled, Rule, _norm
 BATCH_SIZE = 5000
 ERRORS_KEPT = 200
 _MEMO_LIMIT = 20_000
+_MISSING = object()
 _TRUE = {"1", "true", "t", "yes", "y", "是", "on", "x"}
 _FALSE = {"0", "false", "f", "no", "n", "否", "off"}
 _NUMBER_JUNK = re.compile(r"^[¥$€£￥]|\s|(?<=\d),(?=\d{3}(\D|$))")
@@ -40,7 +41,7 @@ def _short(text: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     number: int
     values: list[str]
@@ -65,6 +66,7 @@ class Engine:
         self.memo: dict[str, dict[str, tuple[bool, Any]]] = {}
         self.owner_cache: dict[str, Any] = {}
         self.account_cache: dict[tuple[str, str], Any] = {}
+        self.opportunity_cache: dict[str, Any] = {}
         self.key_field = self._key_field(compiled.key)
         self.group: dict[str, list[Rule]] = {}
         for rule in compiled.rules:
@@ -106,6 +108,9 @@ class Engine:
             self.prepare_fn = _dotted(self.kind.prepare_rules[0])
             self.rules_fn = _dotted(self.kind.prepare_rules[1])
         self.attnames = [f.attname for f in self.model._meta.concrete_fields if f.attname != "id"]
+        self._empty_cache: dict[str, bool] = {}
+        self._choice_cache: dict[str, dict[str, Any]] = {}
+        self.plans = self._compile_groups()
 
     def _key_field(self, key: str | None) -> str | None:
         if not key:
@@ -123,8 +128,16 @@ class Engine:
         """The cell after empty placeholders and value maps; (value, error)."""
         raw = values[rule.index] if rule.index < len(values) else ""
         text = raw.strip()
-        if self.c.empty_values and len(text) <= self.empty_max and _norm(text) in self.c.empty_values:
+        if not text and not rule.values:
             return "", None
+        if self.c.empty_values and len(text) <= self.empty_max:
+            empty = self._empty_cache.get(text)
+            if empty is None:
+                empty = _norm(text) in self.c.empty_values
+                if len(self._empty_cache) < _MEMO_LIMIT:
+                    self._empty_cache[text] = empty
+            if empty:
+                return "", None
         if rule.values:
             if text in rule.values:
                 return rule.values[text], None
@@ -134,7 +147,12 @@ class Engine:
         if rule.template and text:
             text = rule.template.replace("{value}", text)
         if rule.target == "field" and text and rule.name in self.choice_maps:
-            value = self.choice_maps[rule.name].get(_norm(text))
+            cache = self._choice_cache.setdefault(rule.name, {})
+            value = cache.get(text, _MISSING)
+            if value is _MISSING:
+                value = self.choice_maps[rule.name].get(_norm(text))
+                if len(cache) < _MEMO_LIMIT:
+                    cache[text] = value
             if value is None:
                 if rule.on_unknown == "empty":
                     return "", None
@@ -193,49 +211,93 @@ class Engine:
             memo[memo_key] = result
         return result
 
-    def prepare(self, number: int, values: list[str]) -> Row:
-        row = Row(number, values)
-        if len(values) > self.ncols and any(v.strip() for v in values[self.ncols :]):
-            row.errors.append(_("row %(n)d: more values than the header has columns") % {"n": number})
+    def _compile_groups(self) -> list[tuple]:
+        """Per target, everything prepare() needs, looked up once instead of on every row."""
+        plans = []
         for rules in self.group.values():
             first = rules[0]
-            parts = []
-            failed = False
-            for rule in rules:
-                value, error = self._value(rule, values)
+            f = self.fields.get(first.name) if first.target == "field" else None
+            if f is None:
+                empty = None
+            elif first.name in self.required:
+                empty = "required"
+            elif f.null:
+                empty = "null"
+            elif not f.has_default():
+                empty = "blank"
+            else:
+                empty = "default"
+            passthrough = f is not None and first.name in self.passthrough
+            # One plain column (no value map, no template): prepare() reads the cell inline.
+            simple = len(rules) == 1 and not first.values and not first.template
+            choices = self.choice_maps.get(first.name) if first.target == "field" else None
+            plans.append((rules, first, first.target, first.name, empty, passthrough, simple, choices))
+        return plans
+
+    def prepare(self, number: int, values: list[str]) -> Row:
+        row = Row(number, values)
+        data, errors = row.data, row.errors
+        if len(values) > self.ncols and any(v.strip() for v in values[self.ncols :]):
+            errors.append(_("row %(n)d: more values than the header has columns") % {"n": number})
+        value_of = self._value
+        nvalues = len(values)
+        empty_values, empty_max, empty_cache = self.c.empty_values, self.empty_max, self._empty_cache
+        for rules, first, target, name, empty, passthrough, simple, choices in self.plans:
+            if simple and choices is None:
+                index = first.index
+                value = values[index].strip() if index < nvalues else ""
+                if value and empty_values and len(value) <= empty_max:
+                    hit = empty_cache.get(value)
+                    if hit is None:
+                        hit = _norm(value) in empty_values
+                        if len(empty_cache) < _MEMO_LIMIT:
+                            empty_cache[value] = hit
+                    if hit:
+                        value = ""
+            elif len(rules) == 1:
+                value, error = value_of(first, values)
                 if error:
-                    row.errors.append(self._message(number, rule.column, error))
-                    failed = True
-                elif value not in (None, ""):
-                    parts.append(value)
-            if failed:
-                continue
-            if len(parts) > 1 and all(isinstance(p, str) for p in parts):
-                value = " ".join(parts)
-            else:
-                value = parts[0] if parts else ""
-            if first.target == "custom":
-                row.custom[first.name] = value
-            elif first.target == "special":
-                row.special[first.name] = value if isinstance(value, str) else str(value)
-            else:
-                f = self.fields[first.name]
-                if value == "" or value is None:
-                    if first.name in self.required:
-                        row.errors.append(self._message(number, first.column, _("This field is required.")))
-                    elif f.null:
-                        row.data[first.name] = None
-                    elif not f.has_default():
-                        row.data[first.name] = ""
+                    errors.append(self._message(number, first.column, error))
                     continue
-                if first.name in self.passthrough and isinstance(value, str):
-                    row.data[first.name] = value
+                if value is None:
+                    value = ""
+            else:
+                parts = []
+                failed = False
+                for rule in rules:
+                    value, error = value_of(rule, values)
+                    if error:
+                        errors.append(self._message(number, rule.column, error))
+                        failed = True
+                    elif value not in (None, ""):
+                        parts.append(value)
+                if failed:
                     continue
-                ok, cleaned = self.clean_field(first.name, value, first)
-                if ok:
-                    row.data[first.name] = cleaned
+                if len(parts) > 1 and all(isinstance(p, str) for p in parts):
+                    value = " ".join(parts)
                 else:
-                    row.errors.append(self._message(number, first.column, cleaned))
+                    value = parts[0] if parts else ""
+            if target == "field":
+                if value == "" or value is None:
+                    if empty == "required":
+                        errors.append(self._message(number, first.column, _("This field is required.")))
+                    elif empty == "null":
+                        data[name] = None
+                    elif empty == "blank":
+                        data[name] = ""
+                    continue
+                if passthrough and type(value) is str:
+                    data[name] = value
+                    continue
+                ok, cleaned = self.clean_field(name, value, first)
+                if ok:
+                    data[name] = cleaned
+                else:
+                    errors.append(self._message(number, first.column, cleaned))
+            elif target == "custom":
+                row.custom[name] = value
+            else:
+                row.special[name] = value if isinstance(value, str) else str(value)
         for name, constant in self.c.constants.items():
             if name in row.data or row.errors:
                 continue
@@ -316,6 +378,24 @@ class Engine:
             row.data[f"{k.owner_field}_id"] = self.actor.pk
             if k.team_field:
                 row.data[f"{k.team_field}_id"] = self.actor.team_id
+        if "opportunity_external_id" in k.extra_specials:
+            ext = row.special.get("opportunity_external_id")
+            opportunity = self.opportunity_cache.get(ext) if ext else None
+            if ext and opportunity is None:
+                column = self._column_of("opportunity_external_id")
+                row.errors.append(self._message(row.number, column, _("no such opportunity")))
+                return
+            if opportunity is not None:
+                row.data["opportunity_id"] = opportunity.pk
+                if k.account_field:
+                    row.data[f"{k.account_field}_id"] = opportunity.account_id
+                elif k.name == "contract":  # a contract belongs to its opportunity's account
+                    row.data["account_id"] = opportunity.account_id
+            elif creating and k.name in ("contract", "stage_change"):
+                row.errors.append(_("row %(n)d: an opportunity (its external id) is required") % {"n": row.number})
+                return
+        if k.name == "stage_change":
+            self._stage_change_specials(row)
         if "stage" in k.extra_specials and row.special.get("stage"):
             code = self._stage_code(row.special["stage"])
             if code is None:
@@ -325,6 +405,8 @@ class Engine:
         if k.account_field:
             ext, name = row.special.get("account_external_id"), row.special.get("account_name")
             account = None
+            if f"{k.account_field}_id" in row.data and not (ext or name):
+                return  # taken from the opportunity
             if ext:
                 account = self.account_cache.get(("id", ext))
                 if account is None:
@@ -347,16 +429,64 @@ class Engine:
             elif creating:
                 row.errors.append(_("row %(n)d: an account is required") % {"n": row.number})
 
+    def _resolve_opportunities(self, rows: list[Row]) -> None:
+        from django.apps import apps
+
+        from keyfit.core.permissions import scope_q
+
+        ids = {r.special["opportunity_external_id"] for r in rows if r.special.get("opportunity_external_id")}
+        ids -= set(self.opportunity_cache)
+        if ids:
+            for ext in ids:
+                self.opportunity_cache[ext] = None
+            model = apps.get_model("pipeline", "Opportunity")
+            for opp in model.objects.filter(scope_q(self.actor, write=True), external_id__in=ids).only(
+                "pk", "external_id", "account_id", "stage_id"
+            ):
+                self.opportunity_cache[opp.external_id] = opp
+
+    def _stage_change_specials(self, row: Row) -> None:
+        """From/to stage (code or name) and the user who moved it (by e-mail) of a history row."""
+        from keyfit.users.models import User
+
+        for name in ("from_stage", "to_stage"):
+            text = row.special.get(name)
+            if not text:
+                if name == "to_stage":
+                    row.errors.append(self._message(row.number, self._column_of(name), _("This field is required.")))
+                continue
+            code = self._stage_code(text)
+            if code is None:
+                row.errors.append(self._message(row.number, self._column_of(name), _("no such stage")))
+            else:
+                row.data[f"{name}_id"] = self._stage_ids[code]
+        email = row.special.get("actor_email")
+        if email:
+            key = email.strip().lower()
+            if ("actor", key) not in self.owner_cache:
+                self.owner_cache[("actor", key)] = User.objects.filter(email__iexact=key).first()
+            user = self.owner_cache[("actor", key)]
+            if user is None:
+                row.errors.append(
+                    self._message(row.number, self._column_of("actor_email"), _("no user with this e-mail"))
+                )
+            else:
+                row.data["actor_id"] = user.pk
+        if not row.data.get("external_id"):
+            row.errors.append(_("row %(n)d: a history row needs an external id") % {"n": row.number})
+
     def _stage_code(self, text: str) -> str | None:
         if not hasattr(self, "_stages"):
             from django.apps import apps
 
             stages: dict[str, str] = {}
-            for code, en, zh in (
+            self._stage_ids: dict[str, int] = {}
+            for pk, code, en, zh in (
                 apps.get_model("pipeline", "Stage")
                 .objects.filter(active=True)
-                .values_list("code", "name_en", "name_zh_hans")
+                .values_list("pk", "code", "name_en", "name_zh_hans")
             ):
+                self._stage_ids[code] = pk
                 for label in (code, en, zh):
                     stages[_norm(label)] = code
             self._stages = stages
@@ -410,7 +540,9 @@ class Engine:
         """The app's own validation function (the one its forms and API use)."""
         from types import SimpleNamespace
 
-        data = {k: v for k, v in row.data.items() if k not in ("email_normalized", "phone_normalized")}
+        data = row.data  # replaced by the cleaned values; the cleaner derives the normalised keys itself
+        data.pop("email_normalized", None)
+        data.pop("phone_normalized", None)
         if row.custom or current is None:
             data["custom_fields"] = dict(row.custom)
         existing = None
@@ -433,6 +565,8 @@ class Engine:
         model, k = self.model, self.kind
         if k.account_field:
             self._resolve_accounts([r for r in rows if not r.errors])
+        if "opportunity_external_id" in k.extra_specials:
+            self._resolve_opportunities([r for r in rows if not r.errors])
         seen: dict[Any, int] = {}
         for row in rows:
             if row.errors or row.key is None:
@@ -514,6 +648,9 @@ class Engine:
                 )
                 row.outcome = "rejected"
                 continue
+            if k.name == "stage_change":  # append-only: a row already imported stays as it is
+                row.outcome = "unchanged"
+                continue
             cf = self._clean_custom(row, current.get("custom_fields") or {})
             if row.errors:
                 row.outcome = "rejected"
@@ -525,6 +662,9 @@ class Engine:
             }
             if cf is not None and cf != (current.get("custom_fields") or {}):
                 changes["custom_fields"] = cf
+            code = row.data.get("stage_code")
+            if code and "stage_id" in current and self._stage_ids.get(code) != current["stage_id"]:
+                changes["stage_code"] = code  # moved through the pipeline's service (history, gates)
             if not changes:
                 row.outcome = "unchanged"
                 continue
@@ -535,7 +675,7 @@ class Engine:
                 if self.slow:
                     self._create_slow(inserts)
                 else:
-                    self._insert([self._insert_values(r.data, now) for r in inserts])
+                    self._insert([r.data for r in inserts], now=now, defaults=self.kind.defaults)
             if updates:
                 self._update(updates, now)
         counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
@@ -555,18 +695,25 @@ class Engine:
         values["updated_at"] = now
         return values
 
-    def _insert(self, rows: list[dict[str, Any]]) -> None:
+    def _insert(self, rows: list[dict[str, Any]], *, now=None, defaults: dict[str, Any] | None = None) -> None:
+        """Write new rows; with `now`, rows are raw: kind defaults and timestamps are filled in here."""
         model = self.model
         fields = [f for f in model._meta.concrete_fields if not f.primary_key]
         columns = [f.column for f in fields]
         qn = connection.ops.quote_name
         table = qn(model._meta.db_table)
+        kind_defaults = defaults or {}
         defaults = {}
         for f in fields:
             if f.has_default():
                 defaults[f.attname] = f.get_default()
             else:
                 defaults[f.attname] = None if f.null else ""
+            if now is not None:
+                if f.attname in kind_defaults or f.name in kind_defaults:
+                    defaults[f.attname] = kind_defaults.get(f.attname, kind_defaults.get(f.name))
+                if f.attname in ("created_at", "updated_at"):
+                    defaults[f.attname] = now
         constants: list[Any] = []
         index: dict[str, tuple[int, Any]] = {}
         for position, f in enumerate(fields):
@@ -597,9 +744,34 @@ class Engine:
                 sql = f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) VALUES ({placeholders})"  # noqa: S608
                 cursor.executemany(sql, list(tuples()))
 
+    def _move_stages(self, updates: list[tuple[Row, dict]]) -> list[tuple[Row, dict]]:
+        """Stage changes of imported opportunities go through opportunity_move (gates, history rows)."""
+        from keyfit.pipeline.services import opportunity_move
+
+        kept = []
+        for row, changes in updates:
+            code = changes.pop("stage_code", None)
+            if code:
+                try:
+                    with transaction.atomic():
+                        opportunity_move(actor=self.actor, opportunity=changes["pk"], stage_code=code)
+                except DomainError as exc:
+                    row.outcome = "rejected"
+                    messages = [m for ms in exc.fields.values() for m in ms] or [str(exc.message)]
+                    messages += [str(u.get("label") or u.get("code")) for u in (exc.extra or {}).get("unmet", [])]
+                    row.errors.append(
+                        self._message(row.number, self._column_of("stage"), "; ".join(str(m) for m in messages))
+                    )
+                    continue
+            if len(changes) > 1:
+                kept.append((row, changes))
+        return kept
+
     def _update(self, updates: list[tuple[Row, dict]], now) -> None:
         from keyfit.core.audit import audit_record, snapshot
 
+        if self.kind.name == "opportunity":
+            updates = self._move_stages(updates)
         model = self.model
         has_version = any(f.name == "version" for f in model._meta.concrete_fields)
         by_fields: dict[tuple[str, ...], list[models.Model]] = {}
@@ -620,6 +792,11 @@ class Engine:
             by_fields.setdefault(tuple(fields), []).append(obj)
         for fields, objs in by_fields.items():
             model.objects.bulk_update(objs, list(fields))
+        if self.kind.name == "opportunity" and updates:
+            # bulk_update bypasses the per-save upkeep of the board's summary: recompute it.
+            from keyfit.pipeline.summary import rebuild_board_summary
+
+            rebuild_board_summary()
         if self.slow:
             for obj in model.objects.filter(pk__in=list(before)):
                 audit_record(
@@ -634,10 +811,34 @@ class Engine:
                 setattr(opportunity, name, value)
             opportunity.save(update_fields=list(extra))
 
+    def _activity_create(self, service, data: dict[str, Any]) -> None:
+        from keyfit.accounts.models import Account
+        from keyfit.pipeline.models import Opportunity
+        from keyfit.users.models import User
+
+        data.pop("team_id", None)  # the service gives the activity its owner's team
+        account = Account.objects.get(pk=data.pop("account_id"))
+        opportunity_id = data.pop("opportunity_id", None)
+        opportunity = Opportunity.objects.get(pk=opportunity_id) if opportunity_id else None
+        owner = User.objects.get(pk=data.pop("owner_id"))
+        service(actor=self.actor, account=account, opportunity=opportunity, owner=owner, **data)
+
+    def _contract_create(self, service, data: dict[str, Any]) -> None:
+        from keyfit.pipeline.models import Opportunity
+
+        opportunity = Opportunity.objects.select_related("account").get(pk=data.pop("opportunity_id"))
+        data.pop("account_id", None)
+        data.setdefault("signed_on", None)
+        service(actor=self.actor, opportunity=opportunity, **data)
+
     def _create_slow(self, rows: list[Row]) -> None:
         """Create through the domain service (routing, dedupe, stage history, per-record audit)."""
         from importlib import import_module
 
+        if self.kind.name == "stage_change":
+            for row in rows:
+                _stage_change_insert(row.data)
+            return
         module_name, func_name = self.kind.slow_service.rsplit(".", 1)
         try:
             service: Callable = getattr(import_module(module_name), func_name)
@@ -655,6 +856,10 @@ class Engine:
                         service(actor=self.actor, data=data, route=self.c.route)
                     elif self.kind.name == "opportunity":
                         self._opportunity_create(service, data)
+                    elif self.kind.name == "activity":
+                        self._activity_create(service, data)
+                    elif self.kind.name == "contract":
+                        self._contract_create(service, data)
                     elif self.kind.account_field:
                         from keyfit.accounts.models import Account
 
@@ -668,7 +873,34 @@ class Engine:
                 row.errors.append(_("row %(n)d: %(m)s") % {"n": row.number, "m": "; ".join(messages)})
 
 
-_OPPORTUNITY_ARGS = {"name", "amount", "currency", "expected_close_date", "stage_code", "custom_fields"}
+_OPPORTUNITY_ARGS = {"name", "amount", "currency", "expected_close_date", "stage_code", "custom_fields", "external_id"}
+
+
+def _stage_change_insert(data: dict[str, Any]) -> None:
+    """Append one historical stage-history row; its time in the previous stage comes from the row before it.
+
+    A row imported between two existing ones also corrects the next row's time in its previous stage.
+    """
+    from keyfit.pipeline.models import StageChange
+
+    at = data.get("at") or timezone.now()
+    history = StageChange.objects.filter(opportunity_id=data["opportunity_id"])
+    before = history.filter(at__lte=at).order_by("-at", "-id").only("at").first()
+    seconds = max(0, int((at - before.at).total_seconds())) if before is not None else None
+    change = StageChange.objects.create(
+        opportunity_id=data["opportunity_id"],
+        from_stage_id=data.get("from_stage_id"),
+        to_stage_id=data["to_stage_id"],
+        actor_id=data.get("actor_id"),
+        at=at,
+        seconds_in_previous=seconds,
+        reason=data.get("reason") or "",
+        external_id=data["external_id"],
+    )
+    after = history.filter(at__gt=at).exclude(pk=change.pk).order_by("at", "id").only("pk", "at").first()
+    if after is not None:
+        StageChange.objects.filter(pk=after.pk).update(seconds_in_previous=int((after.at - at).total_seconds()))
+    return change
 
 
 def _opportunity_args(data: dict[str, Any]) -> dict[str, Any]:
@@ -683,10 +915,18 @@ def _opportunity_args(data: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if value == {}:  # most rows: no custom field values
+        return "{}"
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _converter(f: models.Field, vendor: str):
     internal = f.get_internal_type()
     if internal == "JSONField":
-        return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
+        return _json_text
     if vendor == "sqlite":
         if internal == "DateTimeField":
             return lambda v: None if v is None else v.astimezone(datetime.UTC).replace(tzinfo=None).isoformat(" ")

@@ -27,7 +27,7 @@ def export_columns(kind: Kind) -> list[str]:
         names.append("owner_email")
     if kind.account_field:
         names += ["account_external_id", "account_name"]
-    return names
+    return names + list(kind.export_lookups)
 
 
 def _rows(kind: Kind, queryset, custom_keys: list[str]) -> Iterator[list[Any]]:
@@ -37,6 +37,7 @@ def _rows(kind: Kind, queryset, custom_keys: list[str]) -> Iterator[list[Any]]:
         related.append(f"{kind.owner_field}__email")
     if kind.account_field:
         related += [f"{kind.account_field}__external_id", f"{kind.account_field}__name"]
+    related += list(kind.export_lookups.values())
     extra = ["custom_fields"] if kind.custom_target else []
     for item in queryset.order_by("pk").values(*fields, *related, *extra).iterator(chunk_size=2000):
         row = [item[name] for name in fields] + [item[name] for name in related]

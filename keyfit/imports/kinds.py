@@ -40,6 +40,7 @@ class Kind:
     prepare_rules: tuple[str, str] | None = None  # the app's (prepare(instance, fields), rules(instance))
     default_key: str | None = None  # upsert key when the mapping names none and there is no external id
     needs_external_id: bool = False  # only importable (idempotently) once the model has an external id
+    export_lookups: dict[str, str] = field(default_factory=dict)  # extra special column → ORM lookup to export
 
     @property
     def model(self) -> type[models.Model]:
@@ -180,27 +181,50 @@ KINDS: dict[str, Kind] = {
             "created_at",
         },
         extra_specials=("stage",),
+        export_lookups={"stage": "stage__code"},
         natural_keys=("external_id", "name"),
         default_key="name",
         slow_service="keyfit.pipeline.services.opportunity_create",
     ),
-    # Append-only history: importable once their models carry an external id (re-imports must not duplicate).
-    "activity": Kind("activity", _("Activities"), "pipeline.Activity", account_field="account", needs_external_id=True),
+    "activity": Kind(
+        "activity",
+        _("Activities"),
+        "pipeline.Activity",
+        account_field="account",
+        extra_specials=("opportunity_external_id",),
+        export_lookups={"opportunity_external_id": "opportunity__external_id"},
+        slow_service="keyfit.pipeline.services.activity_create",
+        needs_external_id=True,
+    ),
+    # Append-only history: rows are inserted for an opportunity found by its external id, never updated.
     "stage_change": Kind(
         "stage_change",
         _("Stage history"),
         "pipeline.StageChange",
         owner_field=None,
         team_field=None,
+        scope_prefix="opportunity__",
+        exclude={"seconds_in_previous", "override"},
+        extra_specials=("opportunity_external_id", "from_stage", "to_stage", "actor_email"),
+        export_lookups={
+            "opportunity_external_id": "opportunity__external_id",
+            "from_stage": "from_stage__code",
+            "to_stage": "to_stage__code",
+            "actor_email": "actor__email",
+        },
         needs_external_id=True,
     ),
     "contract": Kind(
         "contract",
         _("Contracts"),
         "pipeline.Contract",
-        account_field="account",
         team_field=None,
         owner_field=None,
+        scope_prefix="account__",
+        exclude={"created_at"},
+        extra_specials=("opportunity_external_id",),
+        export_lookups={"opportunity_external_id": "opportunity__external_id"},
+        slow_service="keyfit.pipeline.services.contract_record",
         needs_external_id=True,
     ),
 }

@@ -1,6 +1,7 @@
 """Normalised keys for duplicate detection: e-mail, phone (E.164-like) and company domain."""
 
 import re
+from functools import lru_cache
 
 FREE_MAIL_DOMAINS = frozenset(
     {
@@ -44,6 +45,7 @@ def normalize_email(value: str | None) -> str:
     return (value or "").strip().lower()
 
 
+@lru_cache(maxsize=65536)  # pure; imports meet the same company domains again and again
 def normalize_domain(value: str | None) -> str:
     """`https://www.Example.com/x` → `example.com`; free-mail domains give ''."""
     text = (value or "").strip().lower()

@@ -117,6 +117,7 @@ def opportunity_create(request, payload: OpportunityIn):
             currency=payload.currency,
             expected_close_date=payload.expected_close_date,
             custom_fields=payload.custom_fields,
+            external_id=payload.external_id,
         )
         ensure_editable(user, opp)
         for item in payload.contacts:
@@ -303,6 +304,7 @@ def activity_create(request, payload: ActivityIn):
         done=payload.done,
         contacts=contacts,
         users=users,
+        external_id=payload.external_id,
         questions=[q.dict() for q in payload.questions],
     )
     return Status(201, _activity_out(user, activity.pk))

@@ -173,6 +173,7 @@ class Opportunity(TimeStampedModel, VersionedModel):
         related_name="opportunities",
         blank=True,
     )
+    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True, unique=True)
 
     class Meta:
         verbose_name = _("opportunity")
@@ -296,6 +297,7 @@ class StageChange(models.Model):
     reason = models.TextField(_("reason"), blank=True)
     override = models.BooleanField(_("gate overridden"), default=False)
     overridden = models.JSONField(_("overridden requirements"), default=list, blank=True)
+    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True, unique=True)
 
     class Meta:
         verbose_name = _("stage change")
@@ -337,6 +339,7 @@ class Contract(TimeStampedModel):
         _("annual recurring value"), max_digits=18, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
     )
     currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True, unique=True)
 
     class Meta:
         verbose_name = _("contract")
@@ -396,6 +399,7 @@ class Activity(TimeStampedModel, VersionedModel):
     users = models.ManyToManyField(
         settings.AUTH_USER_MODEL, verbose_name=_("colleague participants"), related_name="+", blank=True
     )
+    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True, unique=True)
 
     class Meta:
         verbose_name = _("activity")

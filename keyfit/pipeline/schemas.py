@@ -45,6 +45,7 @@ class OpportunityIn(Schema):
     expected_close_date: datetime.date | None = None
     contacts: list[DealContactIn] = []
     custom_fields: dict[str, Any] | None = None
+    external_id: str | None = Field(None, max_length=100)
 
 
 class OpportunityPatch(Schema):
@@ -81,6 +82,7 @@ class OpportunityPatch(Schema):
 class OpportunityOut(Schema):
     id: int
     name: str
+    external_id: str | None = None
     account_id: int
     account_name: str = Field(..., alias="account.name")
     owner_id: int
@@ -178,6 +180,7 @@ class StageChangeOut(Schema):
     reason: str
     override: bool
     overridden: list[str]
+    external_id: str | None = None
 
     @staticmethod
     def resolve_from_stage(obj):
@@ -221,6 +224,7 @@ class ActivityIn(Schema):
     contact_ids: list[int] = []
     user_ids: list[int] = []
     questions: list[AskedIn] = []
+    external_id: str | None = Field(None, max_length=100)
 
 
 class ActivityPatch(Schema):
@@ -243,6 +247,7 @@ class ActivityOut(Schema):
     id: int
     kind: str
     subject: str
+    external_id: str | None = None
     account_id: int
     opportunity_id: int | None
     owner_id: int

@@ -84,6 +84,11 @@ def _check_currency(currency: str, field: str = "currency") -> None:
         raise field_error(field, _("Unknown currency."))
 
 
+def _check_external_id(model, external_id: str | None) -> None:
+    if external_id and model.objects.filter(external_id=external_id).exists():
+        raise field_error("external_id", _("Another record already has this external id."))
+
+
 def current_values(opportunity: Opportunity) -> dict[str, Any]:
     """What a stale editor gets back with a 409: the record as it is now."""
     data = snapshot(opportunity)
@@ -109,6 +114,7 @@ def opportunity_create(
     stage_code: str = "s3_guiding",
     source_lead_id: int | None = None,
     custom_fields: dict[str, Any] | None = None,
+    external_id: str | None = None,
 ) -> Opportunity:
     """Create an opportunity in `stage_code` (S3 by default) with its first stage-history row.
 
@@ -118,8 +124,10 @@ def opportunity_create(
     if stage.kind != StageKind.OPEN:
         raise field_error("stage", _("An opportunity starts in an open stage."))
     _check_currency(currency)
+    _check_external_id(Opportunity, external_id)
     now = timezone.now()
     opportunity = Opportunity(
+        external_id=external_id or None,
         name=(name or "").strip(),
         account=account,
         owner=owner,
@@ -385,6 +393,7 @@ def contract_record(
     annual_recurring_value: Decimal,
     currency: str | None = None,
     contract: Contract | None = None,
+    external_id: str | None = None,
 ) -> Contract:
     """Create the opportunity's contract, or link an existing contract of its account to it."""
     if contract is not None:
@@ -400,7 +409,9 @@ def contract_record(
     _check_currency(currency)
     if end_date < start_date:
         raise field_error("end_date", _("The end is before the start."))
+    _check_external_id(Contract, external_id)
     contract = Contract(
+        external_id=external_id or None,
         account=opportunity.account,
         opportunity=opportunity,
         signed_on=signed_on,
@@ -581,6 +592,7 @@ def activity_create(
     contacts=None,
     users=None,
     questions=None,
+    external_id: str | None = None,
 ) -> Activity:
     if opportunity is not None:
         if account is not None and account.pk != opportunity.account_id:
@@ -589,7 +601,9 @@ def activity_create(
     if account is None:
         raise field_error("account", _("Choose an account or an opportunity."))
     owner = owner or actor
+    _check_external_id(Activity, external_id)
     activity = Activity(
+        external_id=external_id or None,
         kind=kind,
         subject=(subject or "").strip(),
         account=account,
