@@ -16,24 +16,9 @@ Providers must read through their own app's selectors (scoped to ``request.user`
 number of queries.
 """
 
-from collections.abc import Callable
-from typing import Any
+from keyfit.core.panels import PanelRegistry
 
-Provider = Callable[[Any, Any], dict[str, Any] | None]
-_PANELS: dict[str, tuple[int, Provider]] = {}
-
-
-def register_account_panel(key: str, provider: Provider, *, order: int = 100) -> None:
-    _PANELS[key] = (order, provider)
-
-
-def account_panels(request, account) -> list[dict[str, Any]]:
-    panels = []
-    for key, (order, provider) in sorted(_PANELS.items(), key=lambda item: (item[1][0], item[0])):
-        panel = provider(request, account)
-        if panel:
-            panel.setdefault("key", key)
-            panel.setdefault("order", order)
-            panel.setdefault("context", {})
-            panels.append(panel)
-    return panels
+_registry = PanelRegistry()
+register_account_panel = _registry.register
+account_panels = _registry.collect
+unregister_account_panel = _registry.unregister

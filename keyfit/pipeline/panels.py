@@ -14,23 +14,8 @@ A provider returns ``None`` to show nothing. Its template is included in the pag
 to ``request.user``, with a bounded number of queries.
 """
 
-from collections.abc import Callable
-from typing import Any
+from keyfit.core.panels import PanelRegistry
 
-Provider = Callable[[Any, Any], dict[str, Any] | None]
-_PANELS: dict[str, tuple[int, Provider]] = {}
-
-
-def register_opportunity_panel(key: str, provider: Provider, *, order: int = 100) -> None:
-    _PANELS[key] = (order, provider)
-
-
-def opportunity_panels(request, opportunity) -> list[dict[str, Any]]:
-    panels = []
-    for key, (_order, provider) in sorted(_PANELS.items(), key=lambda item: (item[1][0], item[0])):
-        panel = provider(request, opportunity)
-        if panel:
-            panel.setdefault("key", key)
-            panel.setdefault("context", {})
-            panels.append(panel)
-    return panels
+_registry = PanelRegistry()
+register_opportunity_panel = _registry.register
+opportunity_panels = _registry.collect

@@ -250,7 +250,7 @@ def test_other_apps_can_add_panels_to_the_account_page(org):
         assert "Activities of Panel Co" in html
         assert 'class="card panel-test.activities"' in html
     finally:
-        timeline._PANELS.pop("test.activities")
+        timeline.unregister_account_panel("test.activities")
 
 
 def test_list_filter_choices_are_cached_and_follow_changes(org, django_assert_max_num_queries):
