@@ -1,10 +1,15 @@
 """Background work of leads: notification e-mails and the periodic first-touch SLA check."""
 
+import logging
+import smtplib
+
 from django.conf import settings
 from django.core.mail import send_mail
 from django.tasks import task
 from django.utils import translation
 from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
 
 
 @task()
@@ -21,7 +26,12 @@ def send_lead_notifications(*, notification_ids: list[int]) -> int:
             subject = _("[keyfit] %(kind)s") % {"kind": note.get_kind_display()}
             link = f"{settings.SITE_URL}/leads/{note.lead_id}/" if note.lead_id else settings.SITE_URL
             body = f"{note.text}\n\n{link}\n"
-        send_mail(subject, body, None, [user.email], fail_silently=True)
+        try:
+            send_mail(subject, body, None, [user.email])
+        except (OSError, smtplib.SMTPException):
+            # The in-app notification stays; a mail server hiccup must not fail the routing task.
+            logger.warning("notification %s: e-mail to %s failed", note.pk, user.email, exc_info=True)
+            continue
         sent += 1
     return sent
 
