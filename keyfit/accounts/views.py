@@ -279,6 +279,23 @@ def account_create(request):
     return render(request, "accounts/account_form.html", {"form": form, "title": _("New account")}, status=status)
 
 
+def _save_edit(form, save) -> tuple[bool, dict | None]:
+    """Run `save()` for a valid edit form: field errors land on the form; a stale version adds the error,
+    moves the form to the current version and returns the current values. Returns (saved, current)."""
+    try:
+        save()
+    except ValidationFailed as exc:
+        form.apply_errors(exc)
+        return False, None
+    except Conflict as exc:
+        current = exc.extra.get("current")
+        form.add_error(None, exc.message)
+        form.data = form.data.copy()
+        form.data["version"] = str(current.get("version"))
+        return False, current
+    return True, None
+
+
 @login_required
 @domain_errors
 def account_edit(request, pk: int):
@@ -293,18 +310,13 @@ def account_edit(request, pk: int):
     )
     conflict = None
     if request.method == "POST" and form.is_valid():
-        try:
-            services.account_update(
+        saved, conflict = _save_edit(
+            form,
+            lambda: services.account_update(
                 actor=request.user, account=account, version=form.cleaned_data.get("version"), **form.service_fields()
-            )
-        except ValidationFailed as exc:
-            form.apply_errors(exc)
-        except Conflict as exc:
-            conflict = exc.extra.get("current")
-            form.add_error(None, exc.message)
-            form.data = form.data.copy()
-            form.data["version"] = str(conflict.get("version"))
-        else:
+            ),
+        )
+        if saved:
             messages.success(request, _("Account saved."))
             return redirect("accounts:account_detail", pk=account.pk)
     status = 200 if request.method == "GET" else (409 if conflict else 422)
@@ -421,18 +433,13 @@ def contact_edit(request, pk: int):
     )
     conflict = None
     if request.method == "POST" and form.is_valid():
-        try:
-            services.contact_update(
+        saved, conflict = _save_edit(
+            form,
+            lambda: services.contact_update(
                 actor=request.user, contact=contact, version=form.cleaned_data.get("version"), **form.service_fields()
-            )
-        except ValidationFailed as exc:
-            form.apply_errors(exc)
-        except Conflict as exc:
-            conflict = exc.extra.get("current")
-            form.add_error(None, exc.message)
-            form.data = form.data.copy()
-            form.data["version"] = str(conflict.get("version"))
-        else:
+            ),
+        )
+        if saved:
             messages.success(request, _("Contact saved."))
             return redirect("accounts:contact_detail", pk=contact.pk)
     status = 200 if request.method == "GET" else (409 if conflict else 422)
