@@ -27,8 +27,8 @@ def _deep_cursor(queryset, fraction: float) -> str:
 
 def measure_one(args) -> dict:
     from bench.generate import analyze, ensure_org, generate_accounts
-    from bench.pages import client_for, count_queries, fetch
-    from bench.setup import configure, engine, migrate, timed
+    from bench.pages import client_for, measure_pages
+    from bench.setup import configure, migrate
 
     configure(args.database_url)
     migrate()
@@ -54,27 +54,12 @@ def measure_one(args) -> dict:
         "api_filtered": (admin, "/api/v1/accounts?limit=50&tier=key"),
         "api_deep": (admin, f"/api/v1/accounts?limit=50&cursor={deep}"),
     }
-    results = {}
-    for key, (client, path) in pages.items():
-        results[key] = timed(fetch(client, path), repeat=args.repeat)
-        results[key]["queries"] = count_queries(fetch(client, path))
-    return {
-        "metric": "p95_ms",
-        "engine": engine(),
-        "size": args.size,
-        "pages": results,
-        "value": max(v["p95_ms"] for k, v in results.items() if k != "blank"),
-        "baseline": results["blank"]["p95_ms"],
-        "ratio": 0,
-        "target": 2.0,
-    }
+    return measure_pages(pages, size=args.size, repeat=args.repeat)
 
 
 def run(args) -> dict:
     if args.single:
-        result = measure_one(args)
-        result["ratio"] = round(result["value"] / result["baseline"], 2)
-        return result
+        return measure_one(args)
     from bench.pages import database_for, run_child
 
     small = run_child(

@@ -84,3 +84,26 @@ def count_queries(fn) -> int:
     with CaptureQueriesContext(connection) as ctx:
         fn()
     return len(ctx.captured_queries)
+
+
+def measure_pages(pages: dict, *, size: int, repeat: int) -> dict:
+    """Time every (client, path) of `pages` (one of them keyed "blank") and count its queries; the result
+    of one size: worst non-blank p95 as `value`, the blank page's p95 as `baseline`, and their `ratio`."""
+    from bench.setup import engine, timed
+
+    results = {}
+    for key, (client, path) in pages.items():
+        results[key] = timed(fetch(client, path), repeat=repeat)
+        results[key]["queries"] = count_queries(fetch(client, path))
+    value = max(v["p95_ms"] for k, v in results.items() if k != "blank")
+    baseline = results["blank"]["p95_ms"]
+    return {
+        "metric": "p95_ms",
+        "engine": engine(),
+        "size": size,
+        "pages": results,
+        "value": value,
+        "baseline": baseline,
+        "ratio": round(value / baseline, 2),
+        "target": 2.0,
+    }

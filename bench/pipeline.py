@@ -195,8 +195,8 @@ def _deep_cursor(queryset, fraction: float) -> str:
 
 def measure_one(args) -> dict:
     from bench.generate import analyze, ensure_org
-    from bench.pages import client_for, count_queries, fetch
-    from bench.setup import configure, engine, migrate, timed
+    from bench.pages import client_for, measure_pages
+    from bench.setup import configure, migrate
 
     configure(args.database_url)
     migrate()
@@ -225,27 +225,12 @@ def measure_one(args) -> dict:
         "api": (admin, "/api/v1/opportunities?limit=50"),
         "api_filtered": (admin, "/api/v1/opportunities?limit=50&stage=s4_value"),
     }
-    results = {}
-    for key, (client, path) in pages.items():
-        results[key] = timed(fetch(client, path), repeat=args.repeat)
-        results[key]["queries"] = count_queries(fetch(client, path))
-    return {
-        "metric": "p95_ms",
-        "engine": engine(),
-        "size": args.size,
-        "pages": results,
-        "value": max(v["p95_ms"] for k, v in results.items() if k != "blank"),
-        "baseline": results["blank"]["p95_ms"],
-        "ratio": 0,
-        "target": 2.0,
-    }
+    return measure_pages(pages, size=args.size, repeat=args.repeat)
 
 
 def run(args) -> dict:
     if args.single:
-        result = measure_one(args)
-        result["ratio"] = round(result["value"] / result["baseline"], 2)
-        return result
+        return measure_one(args)
     from bench.pages import run_child
 
     small = run_child("pipeline", SMALL, _database(args.database_url, "-small"), ["--repeat", str(args.repeat)])
