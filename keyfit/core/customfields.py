@@ -146,10 +146,15 @@ def custom_values_from_form(cleaned_data: dict[str, Any]) -> dict[str, Any]:
     return {k[3:]: v for k, v in cleaned_data.items() if k.startswith("cf_")}
 
 
-def custom_field_display(target: str, values: dict[str, Any]) -> list[tuple[str, Any]]:
-    """(label, shown value) pairs for a record's detail page."""
+def custom_field_display(
+    target: str, values: dict[str, Any], *, definitions: list[CustomFieldDefinition] | None = None
+) -> list[tuple[str, Any]]:
+    """(label, shown value) pairs for a record's detail page (`definitions`: the target's active
+    definitions when the caller already has them)."""
     rows = []
-    for d in custom_field_definitions(target):
+    if not values:
+        return rows
+    for d in definitions if definitions is not None else custom_field_definitions(target):
         if d.key in (values or {}):
             value = values[d.key]
             if d.field_type in (CustomFieldDefinition.Type.CHOICE, CustomFieldDefinition.Type.MULTI_CHOICE):

@@ -405,7 +405,7 @@ class Activity(TimeStampedModel, VersionedModel):
         verbose_name = _("activity")
         verbose_name_plural = _("activities")
         indexes = [
-            models.Index(fields=["opportunity", "-occurred_at"], name="activity_opp_idx"),
+            models.Index(fields=["opportunity", "-occurred_at", "-id"], name="activity_opp_time_idx"),
             models.Index(fields=["account", "-occurred_at"], name="activity_account_idx"),
             models.Index(fields=["owner", "done", "next_step_date"], name="activity_owner_next_idx"),
             models.Index(fields=["-occurred_at", "-id"], name="activity_recent_idx"),

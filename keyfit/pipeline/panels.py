@@ -9,8 +9,10 @@ An app registers, in its AppConfig.ready()::
 
     register_opportunity_panel("valuecase.value", value_panel, order=10)
 
-A provider returns ``None`` to show nothing. Its template is included in the page's side column with
-``opp`` and ``panel`` (read ``panel.context``). Providers read through their own app's selectors, scoped
+A provider returns ``None`` to show nothing. Its template is rendered in the page's side column with
+``opp`` and ``panel`` (read ``panel.context``). The page loads each panel by its own request once it is
+shown (htmx, ``pipeline:panel``), so a panel's queries do not hold up the page; without JavaScript a
+link opens it. Providers read through their own app's selectors, scoped
 to ``request.user``, with a bounded number of queries.
 """
 
@@ -19,3 +21,5 @@ from keyfit.core.panels import PanelRegistry
 _registry = PanelRegistry()
 register_opportunity_panel = _registry.register
 opportunity_panels = _registry.collect
+opportunity_panel_keys = _registry.keys
+opportunity_panel = _registry.one

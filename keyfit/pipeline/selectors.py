@@ -130,6 +130,149 @@ def opportunity_get(user, pk) -> Opportunity:
     return access_opportunity(user, pk, queryset=qs)
 
 
+@dataclass
+class OpportunityPage:
+    opportunity: Opportunity
+    deal_contacts: list[OpportunityContact]
+    contracts: list[Any]
+    editable: bool  # within the user's write scope
+
+
+def opportunity_page_data(user, pk) -> OpportunityPage:
+    """What the detail page shows besides its timeline and panels, in one query: the opportunity (scoped
+    to `user`; NotFound otherwise) with the names of its account, owner, team, previous deal and champion,
+    and its deal contacts and contracts as JSON arrays. The stage and the lost reason come from
+    keyfit.pipeline.lookups. Written as SQL: building this join through the ORM cost several times more
+    than running it; the related objects carry only the fields the page shows (others load on access)."""
+    import json
+
+    from django.core.exceptions import EmptyResultSet
+    from django.db import connection
+
+    from keyfit.accounts.models import Account, Contact
+    from keyfit.core.errors import NotFound
+    from keyfit.pipeline.models import Contract
+    from keyfit.pipeline.timeline import json_rows_sql
+    from keyfit.users.models import Team, User
+
+    qn = connection.ops.quote_name
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    contacts_sql = json_rows_sql(
+        [
+            'oc."id"',
+            'oc."contact_id"',
+            'c."name"',
+            'oc."role"',
+            'oc."is_key"',
+            'oc."motivation"',
+            'oc."need"',
+            'oc."expectations"',
+            'oc."success_criteria"',
+        ],
+        f"{qn(OpportunityContact._meta.db_table)} oc INNER JOIN {qn(Contact._meta.db_table)} c "
+        f'ON c."id" = oc."contact_id" WHERE oc."opportunity_id" = o."id"',
+        'oc."is_key" DESC, oc."id"',  # OpportunityContact.Meta.ordering
+    )
+    contracts_sql = json_rows_sql(
+        [
+            'k."id"',
+            'k."signed_on"',
+            'k."start_date"',
+            'k."end_date"',
+            'CAST(k."annual_recurring_value" AS text)',
+            'k."currency"',
+        ],
+        f'{qn(Contract._meta.db_table)} k WHERE k."opportunity_id" = o."id"',
+        'k."start_date" DESC, k."id" DESC',  # Contract.Meta.ordering
+    )
+
+    def in_scope(write: bool) -> tuple[str, list] | None:
+        """SQL for 'o is in the user's (write) scope': "" for everything, None for nothing."""
+        scope = scope_q(user, write=write)
+        if not scope:  # an administrator's scope is everything
+            return "", []
+        try:
+            inner, inner_params = Opportunity.objects.filter(scope, pk=pk).values("pk").query.sql_with_params()
+        except EmptyResultSet:
+            return None
+        return f'o."id" IN ({inner})', list(inner_params)
+
+    read = in_scope(False)
+    if read is None:
+        raise NotFound()
+    write = in_scope(True)
+    params: list[Any] = []
+    if write is None:
+        editable_sql = "0"
+    elif not write[0]:
+        editable_sql = "1"
+    else:
+        editable_sql = f"CASE WHEN {write[0]} THEN 1 ELSE 0 END"
+        params += write[1]
+    params.append(pk)
+    scope_sql = f" AND {read[0]}" if read[0] else ""
+    params += read[1]
+    opportunities = qn(Opportunity._meta.db_table)
+    sql = f"""
+SELECT o.*, a."name" AS "x_account", u."full_name" AS "x_owner_name", u."email" AS "x_owner_email",
+       t."name" AS "x_team", p."name" AS "x_previous", ch."name" AS "x_champion",
+       {contacts_sql} AS "x_contacts", {contracts_sql} AS "x_contracts", {editable_sql} AS "x_editable"
+FROM {opportunities} o
+INNER JOIN {qn(Account._meta.db_table)} a ON a."id" = o."account_id"
+INNER JOIN {qn(User._meta.db_table)} u ON u."id" = o."owner_id"
+LEFT JOIN {qn(Team._meta.db_table)} t ON t."id" = o."team_id"
+LEFT JOIN {opportunities} p ON p."id" = o."previous_id"
+LEFT JOIN {qn(Contact._meta.db_table)} ch ON ch."id" = o."champion_id"
+WHERE o."id" = %s{scope_sql}"""  # noqa: S608  (table names from the models' metadata; values are parameters)
+    found = list(Opportunity.objects.raw(sql, params))
+    if not found:
+        raise NotFound()
+    opp = found[0]
+    db = opp._state.db
+    opp.account = Account.from_db(db, ["id", "name"], [opp.account_id, opp.x_account])
+    opp.owner = User.from_db(db, ["id", "full_name", "email"], [opp.owner_id, opp.x_owner_name, opp.x_owner_email])
+    opp.team = Team.from_db(db, ["id", "name"], [opp.team_id, opp.x_team]) if opp.team_id else None
+    if opp.previous_id:
+        opp.previous = Opportunity.from_db(db, ["id", "name"], [opp.previous_id, opp.x_previous])
+    if opp.champion_id:
+        opp.champion = Contact.from_db(db, ["id", "name"], [opp.champion_id, opp.x_champion])
+    contacts = [
+        OpportunityContact(
+            id=row[0],
+            opportunity=opp,
+            contact=Contact.from_db(db, ["id", "name", "account_id"], [row[1], row[2], opp.account_id]),
+            role=row[3],
+            is_key=bool(row[4]),
+            motivation=row[5],
+            need=row[6],
+            expectations=row[7],
+            success_criteria=row[8],
+        )
+        for row in json.loads(opp.x_contacts or "[]")
+    ]
+    contracts = [
+        Contract(
+            id=row[0],
+            opportunity=opp,
+            account_id=opp.account_id,
+            signed_on=_iso_date(row[1]),
+            start_date=_iso_date(row[2]),
+            end_date=_iso_date(row[3]),
+            annual_recurring_value=Decimal(row[4]),
+            currency=row[5],
+        )
+        for row in json.loads(opp.x_contracts or "[]")
+    ]
+    return OpportunityPage(opportunity=opp, deal_contacts=contacts, contracts=contracts, editable=bool(opp.x_editable))
+
+
+def _iso_date(value):
+    return datetime.date.fromisoformat(value[:10]) if value else None
+
+
 def stage_history(opportunity: Opportunity):
     return StageChange.objects.filter(opportunity=opportunity).select_related("from_stage", "to_stage", "actor")
 

@@ -1,15 +1,17 @@
 """Pages of the pipeline: board, list with saved views, detail with timeline, forms and dialogs."""
 
 import functools
+import html
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -198,24 +200,41 @@ def opportunity_create(request):
     return render(request, "pipeline/form.html", {"form": form, "title": _("New opportunity")})
 
 
-def _detail_context(request, opp, **extra):
-    from keyfit.core.customfields import custom_field_display
-    from keyfit.pipeline.panels import opportunity_panels
+def _options(choices, selected: str):
+    """<option> tags in one pass (the move form's pickers; every value escaped)."""
+    esc = html.escape
+    return mark_safe(  # escaped here
+        "".join(
+            f'<option value="{esc(str(value))}"{" selected" if str(value) == selected else ""}>{esc(str(label))}</option>'
+            for value, label in choices
+        )
+    )
 
-    editable = can_edit_opportunity(request.user, opp)
-    settings_row = PipelineSettings.current()
-    next_stages = Stage.objects.filter(active=True).exclude(kind="lead").exclude(pk=opp.stage_id)
+
+def _detail_context(request, opp, *, editable: bool, **extra):
+    from keyfit.core.customfields import custom_field_display
+    from keyfit.pipeline import lookups, timeline
+    from keyfit.pipeline.panels import opportunity_panel_keys
+
+    refs = lookups.current()
+    opp.stage = refs.stages.get(opp.stage_id) or opp.stage  # (a row newer than the copy: read it)
+    if opp.lost_reason_id is not None:
+        opp.lost_reason = refs.all_lost_reasons.get(opp.lost_reason_id) or opp.lost_reason
+    renderer = timeline.render_context(request, opp, lookups=refs, editable=editable)
     return {
         "opp": opp,
         "editable": editable,
         "is_admin": is_admin(request.user),
-        "timeline": selectors.opportunity_timeline(opp),
-        "next_stages": next_stages,
-        "move_form": MoveForm(initial={"stage": ""}),
-        "custom": custom_field_display("opportunity", opp.custom_fields),
-        "meddpicc": settings_row.meddpicc_enabled,
-        "mne_choices": MNE.choices,
-        "panels": opportunity_panels(request, opp),
+        "timeline_html": mark_safe(renderer.list(timeline.timeline_page(opp))),  # escaped by the renderer
+        "stage_options": _options(
+            [(s.code, s.name) for s in refs.move_stages(opp.stage_id)], getattr(extra.get("refused_stage"), "code", "")
+        ),
+        "lost_reason_options": _options(
+            [("", MoveForm.base_fields["lost_reason"].empty_label)] + [(r.code, r.name) for r in refs.lost_reasons], ""
+        ),
+        "custom": custom_field_display("opportunity", opp.custom_fields, definitions=refs.custom_fields),
+        "meddpicc": refs.meddpicc_enabled,
+        "panel_keys": opportunity_panel_keys(),  # each loads by its own request (opportunity_panel)
         **extra,
     }
 
@@ -223,8 +242,53 @@ def _detail_context(request, opp, **extra):
 @login_required
 @domain_errors
 def opportunity_detail(request, pk):
-    opp = selectors.opportunity_get(request.user, pk)
-    return render(request, "pipeline/detail.html", _detail_context(request, opp))
+    data = selectors.opportunity_page_data(request.user, pk)
+    context = _detail_context(
+        request, data.opportunity, editable=data.editable, deal_contacts=data.deal_contacts, contracts=data.contracts
+    )
+    return render(request, "pipeline/detail.html", context)
+
+
+@login_required
+@domain_errors
+def opportunity_panel(request, pk, key):
+    """One panel another app contributes to the opportunity page (htmx: the panel alone, empty when it
+    shows nothing; otherwise a page of its own)."""
+    from keyfit.pipeline.panels import opportunity_panel as panel_for
+
+    opp = access_opportunity(request.user, pk)
+    try:
+        panel = panel_for(key, request, opp)
+    except KeyError:
+        raise Http404() from None
+    if request.htmx:
+        if panel is None:
+            return HttpResponse("")
+        return render(request, panel["template"], {"opp": opp, "panel": panel})
+    return render(request, "pipeline/panel.html", {"opp": opp, "panel": panel})
+
+
+@login_required
+@domain_errors
+def opportunity_timeline(request, pk):
+    """The timeline's next page (htmx: the entries alone; otherwise a page of its own)."""
+    from keyfit.pipeline import lookups, timeline
+
+    opp = access_opportunity(request.user, pk)
+    renderer = timeline.render_context(
+        request, opp, lookups=lookups.current(), editable=can_edit_opportunity(request.user, opp)
+    )
+    try:
+        page = timeline.timeline_page(opp, cursor=request.GET.get("cursor"), limit=timeline.MORE_PAGE)
+    except ValidationFailed:
+        raise Http404() from None
+    if request.htmx:
+        return HttpResponse(renderer.page(page))
+    return render(
+        request,
+        "pipeline/timeline.html",
+        {"opp": opp, "timeline_html": mark_safe(renderer.list(page))},  # escaped by the renderer
+    )
 
 
 @login_required
@@ -296,11 +360,19 @@ def opportunity_move(request, pk):
     except DomainError as exc:
         if _wants_json(request):
             return JsonResponse(exc.as_dict(), status=exc.status)
-        opp = selectors.opportunity_get(request.user, pk)
+        page = selectors.opportunity_page_data(request.user, pk)
         return render(
             request,
             "pipeline/detail.html",
-            _detail_context(request, opp, refusal=exc, refused_stage=data["stage"]),
+            _detail_context(
+                request,
+                page.opportunity,
+                editable=page.editable,
+                deal_contacts=page.deal_contacts,
+                contracts=page.contracts,
+                refusal=exc,
+                refused_stage=data["stage"],
+            ),
             status=exc.status,
         )
     if _wants_json(request):

@@ -279,11 +279,19 @@ def test_opportunity_fragment_and_start_page(case, org, make_opportunity):
     assert ValueCase.objects.filter(opportunity=fresh).count() == 1
 
 
+def _value_panel(client, opportunity_id):
+    """The opportunity page loads its panels by their own requests: follow the value panel's."""
+    page = client.get(reverse("pipeline:detail", args=[opportunity_id])).content.decode()
+    url = reverse("pipeline:panel", args=[opportunity_id, "valuecase.value"])
+    assert f'hx-get="{url}"' in page
+    return client.get(url, HTTP_HX_REQUEST="true").content.decode()
+
+
 @pytest.mark.django_db
 def test_opportunity_page_shows_the_value_case_panel(case, org, make_opportunity):
-    page = _client(org.ae).get(reverse("pipeline:detail", args=[case.opportunity_id])).content.decode()
-    assert 'id="opportunity-value"' in page
-    assert f"/value-cases/{case.pk}/" in page and "1,500.00" in page
+    panel = _value_panel(_client(org.ae), case.opportunity_id)
+    assert 'id="opportunity-value"' in panel
+    assert f"/value-cases/{case.pk}/" in panel and "1,500.00" in panel
     fresh = make_opportunity(org.ae, name="Fresh")
-    page = _client(org.ae).get(reverse("pipeline:detail", args=[fresh.pk])).content.decode()
-    assert f"/value-cases/opportunity/{fresh.pk}/" in page
+    panel = _value_panel(_client(org.ae), fresh.pk)
+    assert f"/value-cases/opportunity/{fresh.pk}/" in panel
