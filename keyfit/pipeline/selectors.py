@@ -217,15 +217,14 @@ def opportunity_page_data(user, pk) -> OpportunityPage:
     params += read[1]
     opportunities = qn(Opportunity._meta.db_table)
     sql = f"""
-SELECT o.*, a."name" AS "x_account", u."full_name" AS "x_owner_name", u."email" AS "x_owner_email",
-       t."name" AS "x_team", p."name" AS "x_previous", ch."name" AS "x_champion",
+SELECT o.*,
+       (SELECT a."name" FROM {qn(Account._meta.db_table)} a WHERE a."id" = o."account_id") AS "x_account",
+       u."full_name" AS "x_owner_name", u."email" AS "x_owner_email",
+       (SELECT t."name" FROM {qn(Team._meta.db_table)} t WHERE t."id" = o."team_id") AS "x_team",
+       (SELECT p."name" FROM {opportunities} p WHERE p."id" = o."previous_id") AS "x_previous",
+       (SELECT ch."name" FROM {qn(Contact._meta.db_table)} ch WHERE ch."id" = o."champion_id") AS "x_champion",
        {contacts_sql} AS "x_contacts", {contracts_sql} AS "x_contracts", {editable_sql} AS "x_editable"
-FROM {opportunities} o
-INNER JOIN {qn(Account._meta.db_table)} a ON a."id" = o."account_id"
-INNER JOIN {qn(User._meta.db_table)} u ON u."id" = o."owner_id"
-LEFT JOIN {qn(Team._meta.db_table)} t ON t."id" = o."team_id"
-LEFT JOIN {opportunities} p ON p."id" = o."previous_id"
-LEFT JOIN {qn(Contact._meta.db_table)} ch ON ch."id" = o."champion_id"
+FROM {opportunities} o INNER JOIN {qn(User._meta.db_table)} u ON u."id" = o."owner_id"
 WHERE o."id" = %s{scope_sql}"""  # noqa: S608  (table names from the models' metadata; values are parameters)
     found = list(Opportunity.objects.raw(sql, params))
     if not found:

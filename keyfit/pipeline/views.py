@@ -213,7 +213,7 @@ def _options(choices, selected: str):
 
 def _detail_context(request, opp, *, editable: bool, **extra):
     from keyfit.core.customfields import custom_field_display
-    from keyfit.pipeline import lookups, timeline
+    from keyfit.pipeline import detail_html, lookups, timeline
     from keyfit.pipeline.panels import opportunity_panel_keys
 
     refs = lookups.current()
@@ -232,8 +232,10 @@ def _detail_context(request, opp, *, editable: bool, **extra):
         "lost_reason_options": _options(
             [("", MoveForm.base_fields["lost_reason"].empty_label)] + [(r.code, r.name) for r in refs.lost_reasons], ""
         ),
-        "custom": custom_field_display("opportunity", opp.custom_fields, definitions=refs.custom_fields),
-        "meddpicc": refs.meddpicc_enabled,
+        "deal_card": detail_html.deal_card(
+            opp, custom_field_display("opportunity", opp.custom_fields, definitions=refs.custom_fields)
+        ),
+        "mne_card": detail_html.mne_card(opp, refs.meddpicc_enabled),
         "panel_keys": opportunity_panel_keys(),  # each loads by its own request (opportunity_panel)
         **extra,
     }

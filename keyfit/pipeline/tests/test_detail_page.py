@@ -160,3 +160,39 @@ def test_detail_queries_do_not_grow_with_the_timeline(org, make_opportunity, dja
         response = client.get(url)
     shown = re.findall(r"<strong>(Visit \d+)</strong>", response.content.decode())
     assert shown == [f"Visit {i}" for i in range(29, 11, -1)]  # after the move's audit event and stage change
+
+
+def test_deal_and_mne_cards_show_every_fact(org, make_opportunity):
+    from keyfit.core.models import CustomFieldDefinition
+    from keyfit.pipeline.models import Opportunity
+
+    CustomFieldDefinition.objects.create(
+        target="opportunity", key="region", label_en="Sales region", label_zh_hans="销售区域", field_type="text"
+    )
+    earlier = make_opportunity(org.ae, name="First order")
+    opp = make_opportunity(org.ae, name="Expansion <2>", amount=1234567)
+    Opportunity.objects.filter(pk=opp.pk).update(
+        previous=earlier,
+        previous_link="expansion",
+        competitors="Rival & Co",
+        motivation="Audit found\nrework costs",
+        risk_only_method=True,
+        risk_not_buying=True,
+        risk_not_buying_confirmed=True,
+        manual_probability=35,
+        custom_fields={"region": "East <China>"},
+    )
+    opportunity_move(actor=org.ae, opportunity=opp, stage_code="lost", lost_reason="budget", reason="Frozen")
+    page = client_for(org.ae).get(reverse("pipeline:detail", args=[opp.pk])).content.decode()
+    today = timezone.localdate().isoformat()
+    assert "<h1>Expansion &lt;2&gt; " in page
+    assert "<dt>Amount</dt><dd>CN¥1,234,567.00</dd>" in page
+    assert '<dt>Probability</dt><dd>35% <span class="muted">(stage: 0%, manual: 35%)</span></dd>' in page
+    assert f"<dt>Lost on</dt><dd>{today} · No budget — Frozen</dd>" in page
+    assert f'<dt>Expansion</dt><dd><a href="/pipeline/opportunities/{earlier.pk}/">First order</a></dd>' in page
+    assert "<dt>Competitors</dt><dd>Rival &amp; Co</dd>" in page
+    assert "<dt>Sales region</dt><dd>East &lt;China&gt;</dd>" in page
+    assert '<span class="badge warn">only seeking a method</span>' in page
+    assert '<span class="badge bad">not buying from us · confirmed</span>' in page
+    assert '<dd data-field="motivation">Audit found<br>rework costs</dd>' in page
+    assert '<dd data-field="need">—</dd>' in page and "<span class=\"badge warn\">incomplete</span>" in page
