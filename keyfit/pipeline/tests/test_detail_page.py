@@ -195,4 +195,4 @@ def test_deal_and_mne_cards_show_every_fact(org, make_opportunity):
     assert '<span class="badge warn">only seeking a method</span>' in page
     assert '<span class="badge bad">not buying from us · confirmed</span>' in page
     assert '<dd data-field="motivation">Audit found<br>rework costs</dd>' in page
-    assert '<dd data-field="need">—</dd>' in page and "<span class=\"badge warn\">incomplete</span>" in page
+    assert '<dd data-field="need">—</dd>' in page and '<span class="badge warn">incomplete</span>' in page
