@@ -92,7 +92,7 @@ def test_detail_query_budget_is_constant(org, make_opportunity, django_assert_ma
     client = client_for(org.ae)
     ActivityFactory(opportunity=opp)
     client.get(reverse("pipeline:detail", args=[opp.pk]))
-    with django_assert_max_num_queries(16) as small:
+    with django_assert_max_num_queries(4) as small:
         client.get(reverse("pipeline:detail", args=[opp.pk]))
     question = Question.objects.first()
     for i in range(6):
