@@ -12,11 +12,13 @@ class PipelineConfig(AppConfig):
         from keyfit.core.nav import NavItem, register_nav
         from keyfit.pipeline import (
             gates,  # noqa: F401  (registers the seeded gate requirements)
+            lookups,
             summary,
         )
         from keyfit.pipeline.account_panel import account_pipeline_panel
 
         summary.connect()
+        lookups.connect()
 
         register_account_panel("pipeline", account_pipeline_panel, order=10)
         register_nav(NavItem("pipeline", _("Pipeline"), "pipeline:board", order=30))

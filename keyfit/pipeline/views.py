@@ -1,6 +1,7 @@
 """Pages of the pipeline: board, list with saved views, detail with timeline, forms and dialogs."""
 
 import functools
+import html
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -10,6 +11,7 @@ from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -18,8 +20,8 @@ from keyfit.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from keyfit.core.models import SavedView
 from keyfit.core.money import format_money
 from keyfit.core.permissions import can_write, is_admin
-from keyfit.pipeline import selectors, services
-from keyfit.pipeline.choices import MNE, ForecastCategory
+from keyfit.pipeline import lookups, selectors, services
+from keyfit.pipeline.choices import MNE, ForecastCategory, StageKind
 from keyfit.pipeline.forms import (
     ActivityForm,
     DealContactForm,
@@ -70,12 +72,27 @@ def _filters(request) -> dict[str, str]:
     return {k: request.GET.get(k, "").strip() for k in selectors.FILTER_KEYS if request.GET.get(k, "").strip()}
 
 
+def _options_html(rows, selected: str | None):
+    """<option> tags (value, label) with `selected` marked, built in one pass; every value is escaped."""
+    esc = html.escape
+    return mark_safe(  # every value and label is escaped here
+        "".join(
+            f'<option value="{esc(value)}"{" selected" if value == selected else ""}>{esc(str(label))}</option>'
+            for value, label in rows
+        )
+    )
+
+
 def _filter_context(request):
+    """The filter form's pickers (stages and teams from the cached lookups: no query)."""
+    filters = _filters(request)
+    data = lookups.lookups()
+    stages = [(s.code, s.name) for s in data["stages"] if s.active and s.kind != StageKind.LEAD]
     return {
-        "filters": _filters(request),
-        "stages": Stage.objects.filter(active=True).exclude(kind="lead").order_by("position"),
-        "teams": Team.objects.order_by("name"),
-        "forecast_choices": ForecastCategory.choices,
+        "filters": filters,
+        "stage_options": _options_html(stages, filters.get("stage")),
+        "team_options": _options_html([(str(pk), name) for pk, name in data["teams"]], filters.get("team")),
+        "forecast_options": _options_html(ForecastCategory.choices, filters.get("forecast")),
     }
 
 
@@ -90,8 +107,6 @@ def _totals_text(totals):
 def board(request):
     filters = _filters(request)
     columns = selectors.board(request.user, filters=filters, limit=BOARD_FIRST)
-    for column in columns:
-        column.totals_text = _totals_text(column.totals)
     context = {
         "columns": columns,
         "detail_prefix": reverse("pipeline:list"),
@@ -104,7 +119,9 @@ def board(request):
 
 @login_required
 def board_column(request, stage_code):
-    stage = get_object_or_404(Stage, code=stage_code, active=True)
+    stage = lookups.stage_by_code(stage_code)
+    if stage is None or not stage.active:
+        raise Http404()
     filters = _filters(request)
     page = selectors.board_cards(
         request.user, stage=stage, filters=filters, cursor=request.GET.get("cursor"), limit=BOARD_PAGE
