@@ -267,6 +267,10 @@ def board_cards(user, *, stage, filters=None, cursor: str | None = None, limit: 
     return keyset_page(seekable(qs, order=CARD_ORDER, cursor=cursor), order=CARD_ORDER, cursor=cursor, limit=limit)
 
 
+_CARD_SQL: dict = {}  # (scope, filters, limit) → the first cards' compiled inner statement and its parameters
+_CARD_SQL_MAX = 1000
+
+
 def _first_cards(user, stages: list, *, filters=None, limit: int) -> dict[int, Any]:
     """The first page of cards of several columns in one query where the database can: on PostgreSQL a
     LATERAL join runs one ordered, limited index scan per stage (the same rows as board_cards; one short
@@ -278,17 +282,29 @@ def _first_cards(user, stages: list, *, filters=None, limit: int) -> dict[int, A
 
     if len(stages) < 2 or connection.vendor != "postgresql":
         return {stage.pk: board_cards(user, stage=stage, filters=filters, limit=limit) for stage in stages}
-    inner = (
-        _cards(user, filters)
-        .filter(stage_id=RawSQL('"board_stage"."id"', ()))
-        .order_by(*CARD_ORDER)
-        .values_list(*CARD_VALUES)[: limit + 1]
-    )
     rows: dict[int, list[Any]] = {stage.pk: [] for stage in stages}
-    try:
-        sql, params = inner.query.sql_with_params()
-    except EmptyResultSet:
-        sql = None
+    # The statement depends only on the scope, the filters and the page size (no cursor): compiled once per
+    # process for each, as the ORM would compile it every time.
+    active = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
+    key = _scope_key(scope_q(user))
+    key = (key, _filters_key(active), limit) if key is not None else None
+    compiled = _CARD_SQL.get(key) if key is not None else None
+    if compiled is None:
+        inner = (
+            _cards(user, active)
+            .filter(stage_id=RawSQL('"board_stage"."id"', ()))
+            .order_by(*CARD_ORDER)
+            .values_list(*CARD_VALUES)[: limit + 1]
+        )
+        try:
+            compiled = inner.query.sql_with_params()
+        except EmptyResultSet:
+            compiled = (None, ())
+        if key is not None:
+            if len(_CARD_SQL) >= _CARD_SQL_MAX:
+                _CARD_SQL.clear()
+            _CARD_SQL[key] = compiled
+    sql, params = compiled
     if sql is not None:
         row_class = create_namedtuple_class(*CARD_VALUES)  # the class values_list(named=True) makes
         stage_at = CARD_VALUES.index("stage_id")

@@ -210,3 +210,25 @@ def test_board_columns_markup(org, make_opportunity):
     assert html.count('class="board-card"') == BOARD_FIRST
     assert 'hx-get="/pipeline/board/s3_guiding/?cursor=' in html and "&amp;forecast=pipeline" in html
     assert "<span data-totals>—</span>" in html  # an empty column
+
+
+def test_board_cards_follow_scope_and_filters_on_every_request(org, make_opportunity):
+    make_opportunity(org.ae, name="East deal", amount=Decimal("1.00"))
+    south = make_opportunity(org.south_ae, name="South deal", amount=Decimal("2.00"))
+    ready = make_opportunity(org.ae, ready=True, name="Moved deal")
+    opportunity_move(actor=org.ae, opportunity=ready, stage_code="s4_value")
+
+    def cards(user, **filters):
+        response = client_for(user).get(reverse("pipeline:board"), filters)
+        return {card.name for column in response.context["columns"] for card in column.cards}
+
+    for _ in range(2):  # the second time from what the first one kept
+        assert cards(org.admin) == {"East deal", "South deal", "Moved deal"}
+        assert cards(org.east_manager) == {"East deal", "Moved deal"}
+        assert cards(org.south_manager) == {"South deal"}
+        assert cards(org.admin, team=str(org.teams["south"].pk)) == {"South deal"}
+        assert cards(org.admin, q="Moved") == {"Moved deal"}
+        assert cards(org.admin, stage="s4_value") == {"Moved deal"}
+    south.name = "South deal renamed"
+    south.save()
+    assert cards(org.south_manager) == {"South deal renamed"}
