@@ -116,11 +116,77 @@ def opportunity_list(user, *, filters: dict[str, Any] | None = None):
 
 def opportunity_page(user, *, filters=None, order: str = "recent", cursor: str | None = None, limit: int = 50):
     """A page of list rows: named tuples of LIST_VALUES (the stage's name comes from the cached lookups)."""
-    order_by = LIST_ORDERS.get(order, LIST_ORDERS["recent"])
-    qs = apply_filters(visible_opportunities(user), filters or {}).values_list(*LIST_VALUES, named=True)
-    if order == "close":
-        qs = qs.filter(expected_close_date__isnull=False)
+    order = order if order in LIST_ORDERS else "recent"
+    order_by = LIST_ORDERS[order]
+    active = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
+
+    def rows():
+        qs = apply_filters(visible_opportunities(user), active).values_list(*LIST_VALUES, named=True)
+        return qs.filter(expected_close_date__isnull=False) if order == "close" else qs
+
+    if not cursor:
+        # The first page's statement depends only on the scope, the filters, the order and the page size.
+        first = compiled_rows(
+            user,
+            ("list", _filters_key(active), order, limit),
+            lambda: rows().order_by(*order_by)[: limit + 1],
+            LIST_VALUES,
+        )
+        if first is not None:
+            has_more = len(first) > limit
+            items = first[:limit]
+            next_cursor = encode_cursor([getattr(items[-1], f.lstrip("-")) for f in order_by]) if has_more else None
+            return Page(items=items, next_cursor=next_cursor, limit=limit, has_more=has_more)
+    qs = rows()
     return keyset_page(seekable(qs, order=order_by, cursor=cursor), order=order_by, cursor=cursor, limit=limit)
+
+
+# Compiled statements of queries that differ only by scope and filters (no cursor), per process:
+# {key: (sql, params)}. They are what the ORM compiles every time; the rows are read without models.
+_COMPILED: dict = {}
+_COMPILED_MAX = 2000
+
+
+def compiled_sql(user, key, build):
+    """(sql, params) of the queryset `build()` for `user`'s scope and `key` (None, () if it matches nothing),
+    compiled once per process; None when the scope has no key (then compile it every time)."""
+    from django.core.exceptions import EmptyResultSet
+
+    scope = _scope_key(scope_q(user))
+    if scope is None:
+        return None
+    key = (scope, key)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        try:
+            compiled = build().query.sql_with_params()
+        except EmptyResultSet:
+            compiled = (None, ())
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[key] = compiled
+    return compiled
+
+
+def compiled_rows(user, key, build, names: tuple[str, ...]) -> list[Any] | None:
+    """The rows of `build()` (a values_list of plain columns `names`) as named tuples, from its statement
+    compiled once per process (see compiled_sql). PostgreSQL only (its driver returns the Python values the
+    ORM would: no converters for these columns); None elsewhere, or when the scope has no key."""
+    from django.db import connection
+    from django.db.models.utils import create_namedtuple_class
+
+    if connection.vendor != "postgresql":
+        return None
+    compiled = compiled_sql(user, key, build)
+    if compiled is None:
+        return None
+    sql, params = compiled
+    if sql is None:
+        return []
+    row_class = create_namedtuple_class(*names)  # the class values_list(named=True) makes
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row_class._make(row) for row in cursor.fetchall()]
 
 
 def opportunity_get(user, pk) -> Opportunity:
@@ -267,10 +333,6 @@ def board_cards(user, *, stage, filters=None, cursor: str | None = None, limit: 
     return keyset_page(seekable(qs, order=CARD_ORDER, cursor=cursor), order=CARD_ORDER, cursor=cursor, limit=limit)
 
 
-_CARD_SQL: dict = {}  # (scope, filters, limit) → the first cards' compiled inner statement and its parameters
-_CARD_SQL_MAX = 1000
-
-
 def _first_cards(user, stages: list, *, filters=None, limit: int) -> dict[int, Any]:
     """The first page of cards of several columns in one query where the database can: on PostgreSQL a
     LATERAL join runs one ordered, limited index scan per stage (the same rows as board_cards; one short
@@ -283,27 +345,23 @@ def _first_cards(user, stages: list, *, filters=None, limit: int) -> dict[int, A
     if len(stages) < 2 or connection.vendor != "postgresql":
         return {stage.pk: board_cards(user, stage=stage, filters=filters, limit=limit) for stage in stages}
     rows: dict[int, list[Any]] = {stage.pk: [] for stage in stages}
-    # The statement depends only on the scope, the filters and the page size (no cursor): compiled once per
-    # process for each, as the ORM would compile it every time.
+    # The statement depends only on the scope, the filters and the page size (no cursor).
     active = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
-    key = _scope_key(scope_q(user))
-    key = (key, _filters_key(active), limit) if key is not None else None
-    compiled = _CARD_SQL.get(key) if key is not None else None
-    if compiled is None:
-        inner = (
+
+    def inner():
+        return (
             _cards(user, active)
             .filter(stage_id=RawSQL('"board_stage"."id"', ()))
             .order_by(*CARD_ORDER)
             .values_list(*CARD_VALUES)[: limit + 1]
         )
+
+    compiled = compiled_sql(user, ("cards", _filters_key(active), limit), inner)
+    if compiled is None:
         try:
-            compiled = inner.query.sql_with_params()
+            compiled = inner().query.sql_with_params()
         except EmptyResultSet:
             compiled = (None, ())
-        if key is not None:
-            if len(_CARD_SQL) >= _CARD_SQL_MAX:
-                _CARD_SQL.clear()
-            _CARD_SQL[key] = compiled
     sql, params = compiled
     if sql is not None:
         row_class = create_namedtuple_class(*CARD_VALUES)  # the class values_list(named=True) makes

@@ -232,3 +232,24 @@ def test_board_cards_follow_scope_and_filters_on_every_request(org, make_opportu
     south.name = "South deal renamed"
     south.save()
     assert cards(org.south_manager) == {"South deal renamed"}
+
+
+def test_list_first_pages_follow_scope_filters_and_orders_on_every_request(org, make_opportunity):
+    make_opportunity(org.ae, name="East deal", expected_close_date=datetime.date(2027, 3, 1))
+    south = make_opportunity(org.south_ae, name="South deal", expected_close_date=datetime.date(2027, 2, 1))
+    make_opportunity(org.ae2, name="Undated deal")
+
+    def names(user, **query):
+        response = client_for(user).get(reverse("pipeline:list"), query)
+        return [row.name for row in response.context["page"].items]
+
+    for _ in range(2):  # the second time from the statements the first one compiled
+        assert names(org.admin) == ["Undated deal", "South deal", "East deal"]
+        assert names(org.admin, order="close") == ["South deal", "East deal"]
+        assert names(org.east_manager) == ["Undated deal", "East deal"]
+        assert names(org.south_manager, order="created") == ["South deal"]
+        assert names(org.admin, q="South") == ["South deal"]
+        assert names(org.admin, stage="s4_value") == []
+    south.name = "South deal renamed"
+    south.save()
+    assert names(org.south_manager) == ["South deal renamed"]
