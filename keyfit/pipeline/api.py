@@ -3,6 +3,7 @@
 import datetime
 import json
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
@@ -12,6 +13,7 @@ from ninja.responses import NinjaJSONEncoder
 from keyfit.accounts.permissions import visible_accounts, visible_contacts
 from keyfit.core.api_utils import ErrorOut, PageOut, actor, api_page
 from keyfit.core.errors import PermissionDenied, field_error
+from keyfit.core.pagination import encode_cursor
 from keyfit.core.permissions import can_write
 from keyfit.pipeline import lookups, selectors, services
 from keyfit.pipeline.models import Question, Stage
@@ -124,12 +126,28 @@ def opportunity_list(request, filters: Query[OpportunityFilters]):
     data = filters.dict()
     order = selectors.LIST_ORDERS.get(data.pop("order"), selectors.LIST_ORDERS["recent"])
     cursor, limit = data.pop("cursor"), data.pop("limit")
-    qs = selectors.apply_filters(visible_opportunities(actor(request)), data).values_list(
-        *OPPORTUNITY_VALUES, named=True
-    )
-    if order == selectors.LIST_ORDERS["close"]:
-        qs = qs.filter(expected_close_date__isnull=False)
-    page = api_page(selectors.seekable(qs, order=order, cursor=cursor), order=order, cursor=cursor, limit=limit)
+    user = actor(request)
+    active = {k: v for k, v in data.items() if v not in (None, "", [])}
+
+    def rows():
+        qs = selectors.apply_filters(visible_opportunities(user), active).values_list(*OPPORTUNITY_VALUES, named=True)
+        return qs.filter(expected_close_date__isnull=False) if order == selectors.LIST_ORDERS["close"] else qs
+
+    if not cursor:
+        # The first page's statement depends only on the scope, the filters, the order and the page size.
+        size = min(max(int(limit or settings.PAGE_SIZE), 1), settings.API_MAX_LIMIT)
+        first = selectors.compiled_rows(
+            user,
+            ("api", selectors._filters_key(active), order, size),
+            lambda: rows().order_by(*order)[: size + 1],
+            OPPORTUNITY_VALUES,
+        )
+        if first is not None:
+            items = first[:size]
+            last = items[-1] if len(first) > size else None
+            next_cursor = encode_cursor([getattr(last, f.lstrip("-")) for f in order]) if last else None
+            return _json({"items": opportunity_out_rows(items), "next_cursor": next_cursor})
+    page = api_page(selectors.seekable(rows(), order=order, cursor=cursor), order=order, cursor=cursor, limit=limit)
     return _json({"items": opportunity_out_rows(page["items"]), "next_cursor": page["next_cursor"]})
 
 

@@ -169,9 +169,10 @@ def compiled_sql(user, key, build):
 
 
 def compiled_rows(user, key, build, names: tuple[str, ...]) -> list[Any] | None:
-    """The rows of `build()` (a values_list of plain columns `names`) as named tuples, from its statement
-    compiled once per process (see compiled_sql). PostgreSQL only (its driver returns the Python values the
-    ORM would: no converters for these columns); None elsewhere, or when the scope has no key."""
+    """The rows of `build()` (a values_list of Opportunity columns and related columns `names`) as named
+    tuples, from its statement compiled once per process (see compiled_sql), with the fields' own
+    conversions (from_db_value, e.g. JSON). PostgreSQL only (its driver returns the Python values the ORM
+    would for the other columns); None elsewhere, or when the scope has no key."""
     from django.db import connection
     from django.db.models.utils import create_namedtuple_class
 
@@ -186,7 +187,27 @@ def compiled_rows(user, key, build, names: tuple[str, ...]) -> list[Any] | None:
     row_class = create_namedtuple_class(*names)  # the class values_list(named=True) makes
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [row_class._make(row) for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    converters = [(i, f.from_db_value) for i, f in enumerate(_fields(names)) if hasattr(f, "from_db_value")]
+    if converters:
+        rows = [list(row) for row in rows]
+        for row in rows:
+            for i, convert in converters:
+                row[i] = convert(row[i], None, connection)
+    return [row_class._make(row) for row in rows]
+
+
+def _fields(names: tuple[str, ...]) -> list:
+    """The Opportunity field of each column (by name or attname; None for a related column)."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    fields = []
+    for name in names:
+        try:
+            fields.append(None if "__" in name else Opportunity._meta.get_field(name))
+        except FieldDoesNotExist:
+            fields.append(None)
+    return fields
 
 
 def opportunity_get(user, pk) -> Opportunity:
