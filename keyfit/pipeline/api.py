@@ -138,7 +138,7 @@ def opportunity_list(request, filters: Query[OpportunityFilters]):
         size = min(max(int(limit or settings.PAGE_SIZE), 1), settings.API_MAX_LIMIT)
         first = selectors.compiled_rows(
             user,
-            ("api", selectors._filters_key(active), order, size),
+            ("api", selectors.filters_key(active), order, size),
             lambda: rows().order_by(*order)[: size + 1],
             OPPORTUNITY_VALUES,
         )

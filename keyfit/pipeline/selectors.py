@@ -128,7 +128,7 @@ def opportunity_page(user, *, filters=None, order: str = "recent", cursor: str |
         # The first page's statement depends only on the scope, the filters, the order and the page size.
         first = compiled_rows(
             user,
-            ("list", _filters_key(active), order, limit),
+            ("list", filters_key(active), order, limit),
             lambda: rows().order_by(*order_by)[: limit + 1],
             LIST_VALUES,
         )
@@ -257,7 +257,7 @@ def board_totals(user, *, filters=None, stages: list | None = None) -> dict[int,
         token = summary_version()  # read before the summary: totals kept under it are never newer than it
         key = _scope_key(scope)
         if key is not None:
-            key = (key, _filters_key(active), tuple(stage_ids))
+            key = (key, filters_key(active), tuple(stage_ids))
             kept_token, kept = _TOTALS
             if kept_token == token and key in kept:
                 return _copy_totals(kept[key])
@@ -310,7 +310,7 @@ def _keep_totals(token: str, key, totals) -> None:
     kept[key] = totals
 
 
-def _filters_key(filters: dict) -> tuple:
+def filters_key(filters: dict) -> tuple:
     """The filters with the stages they name resolved (a stage code could come to name another stage)."""
     key = sorted((name, str(value)) for name, value in filters.items())
     if "stage" in filters:
@@ -377,7 +377,7 @@ def _first_cards(user, stages: list, *, filters=None, limit: int) -> dict[int, A
             .values_list(*CARD_VALUES)[: limit + 1]
         )
 
-    compiled = compiled_sql(user, ("cards", _filters_key(active), limit), inner)
+    compiled = compiled_sql(user, ("cards", filters_key(active), limit), inner)
     if compiled is None:
         try:
             compiled = inner().query.sql_with_params()
