@@ -78,3 +78,12 @@ def api_client_for(db):
         return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_lookups():
+    """Pages keep small reference tables (stages, teams, pickers) in the cache, invalidated by signals when
+    they change; a test's rolled-back transaction sends none, so every test starts from an empty cache."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -1,109 +1,135 @@
-"""Reference data the opportunity page reads on every request — stages, lost reasons, the discovery
-question bank, the pipeline settings and the opportunity custom-field definitions — kept in process
-memory instead of five queries per page.
+"""The small tables the board, the list and the API read on every request — stages, teams, lost reasons —
+as plain rows kept in each process, checked against a version token in the shared cache.
 
-Validity: a generation token in Django's shared cache (Redis, or the database cache table). Every save or
-delete of one of those models replaces the token (at once, and again after the transaction commits, so a
-process that reloaded in between reloads once more), and each process reloads its copy when it sees a
-token it did not load with. A copy is also reloaded after MAX_AGE seconds, for writes that bypass the
-models (``queryset.update()``, SQL). Reading costs one cache get per page.
-
-The objects are shared between requests: read them, never change them.
+They change rarely and are the same for everyone. A process reads them once and keeps them with the token
+that was current; a request then reads only the token (one small cache read, no query) and reloads the
+rows when it changed (once per request: the rows checked are kept for the rest of the request). Saving or deleting a stage, team or lost reason sets a new token (signals below,
+again after the commit, so that a process that reloaded meanwhile cannot keep the old rows), and the
+token expires after LOOKUPS_TTL seconds in any case (a bound for a missed signal, e.g. a queryset
+.update() or a rolled-back transaction).
 """
 
-import threading
-import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from asgiref.local import Local
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-GENERATION_KEY = "pipeline:lookups:generation"
-MAX_AGE = 300.0
+from keyfit.core.models import localized
+
+LOOKUPS_VERSION_KEY = "pipeline:lookups:version"
+LOOKUPS_TTL = 300  # seconds
+_memo: tuple[str, dict] | None = None  # (token, rows) of this process
+_request = Local()  # .rows: the rows this request checked; _UNCHECKED before; absent/None outside requests
+_UNCHECKED = object()
 
 
-@dataclass(frozen=True)
-class Lookups:
-    generation: str
-    loaded_at: float
-    stages: dict[int, Any]  # every stage by id
-    ordered_stages: list[Any]  # by position
-    lost_reasons: list[Any]  # active, in order
-    all_lost_reasons: dict[int, Any]  # every lost reason by id
-    questions: dict[int, Any]  # every question by id (old answers may cite retired ones)
-    meddpicc_enabled: bool
-    custom_fields: list[Any]  # active opportunity custom-field definitions, in order
-    extra: dict[str, Any] = field(default_factory=dict)
+@dataclass(frozen=True, slots=True)
+class StageRow:
+    """A stage as the pages show it (the same attributes as the model for reading)."""
 
-    def move_stages(self, current_stage_id: int) -> list[Any]:
-        """The stages the move form offers: active, not a lead stage, not the current one."""
-        return [s for s in self.ordered_stages if s.active and s.kind != "lead" and s.pk != current_stage_id]
+    id: int
+    code: str
+    name_en: str
+    name_zh_hans: str
+    position: int
+    active: bool
+    kind: str
+    default_probability: int
+    forecast_category: str
 
+    @property
+    def pk(self) -> int:
+        return self.id
 
-_lock = threading.Lock()
-_current: Lookups | None = None
-
-
-def _load(generation: str) -> Lookups:
-    from keyfit.core.customfields import custom_field_definitions
-    from keyfit.pipeline.models import LostReason, PipelineSettings, Question, Stage
-
-    stages = list(Stage.objects.order_by("position", "id"))
-    reasons = list(LostReason.objects.order_by("position", "id"))
-    settings_row = PipelineSettings.objects.filter(pk=1).first()
-    return Lookups(
-        generation=generation,
-        loaded_at=time.monotonic(),
-        stages={s.pk: s for s in stages},
-        ordered_stages=stages,
-        lost_reasons=[r for r in reasons if r.active],
-        all_lost_reasons={r.pk: r for r in reasons},
-        questions={q.pk: q for q in Question.objects.all()},
-        meddpicc_enabled=bool(settings_row and settings_row.meddpicc_enabled),
-        custom_fields=custom_field_definitions("opportunity"),
-    )
+    @property
+    def name(self) -> str:
+        return localized(self, "name")
 
 
-def _generation() -> str:
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
-        cache.add(GENERATION_KEY, uuid.uuid4().hex, None)
-        generation = cache.get(GENERATION_KEY) or ""
-    return generation
+STAGE_FIELDS = tuple(StageRow.__dataclass_fields__)
 
 
-def current() -> Lookups:
-    """This process's copy, reloaded when another process (or this one) changed the data."""
-    global _current
-    generation = _generation()
-    copy = _current
-    if copy is not None and copy.generation == generation and time.monotonic() - copy.loaded_at < MAX_AGE:
-        return copy
-    with _lock:
-        copy = _load(generation)
-        _current = copy
-    return copy
+def _load() -> dict:
+    from keyfit.pipeline.models import LostReason, Stage
+    from keyfit.users.models import Team
+
+    stages = [StageRow(*row) for row in Stage.objects.order_by("position", "id").values_list(*STAGE_FIELDS)]
+    return {
+        "stages": stages,
+        "stage_by_id": {s.id: s for s in stages},
+        "stage_by_code": {s.code: s for s in stages},
+        "teams": list(Team.objects.order_by("name").values_list("id", "name")),
+        "lost_reasons": dict(LostReason.objects.values_list("id", "code")),
+    }
 
 
-def invalidate(**_kwargs) -> None:
-    """Forget every process's copy (connected to the saves and deletes of the models read here)."""
+def lookups() -> dict:
+    """{"stages": [StageRow, …] in funnel order (all, active or not), "stage_by_id", "stage_by_code",
+    "teams": [(id, name), …] by name, "lost_reasons": {id: code}} — shared by every request: read only."""
+    global _memo
+    checked = getattr(_request, "rows", None)
+    if checked is not None and checked is not _UNCHECKED:
+        return checked
+    token = cache.get(LOOKUPS_VERSION_KEY)
+    memo = _memo
+    if token is not None and memo is not None and memo[0] == token:
+        data = memo[1]
+        if checked is _UNCHECKED:  # in a request: keep them for the rest of it
+            _request.rows = data
+        return data
+    data = _load()
+    if token is None:
+        token = uuid.uuid4().hex
+        # If another process set a token meanwhile (perhaps after a change these rows may not show), ours
+        # does not match it and the next request loads again.
+        cache.add(LOOKUPS_VERSION_KEY, token, LOOKUPS_TTL)
+    _memo = (token, data)
+    if checked is _UNCHECKED:
+        _request.rows = data
+    return data
 
-    def bump() -> None:
-        global _current
-        cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
-        _current = None
 
-    bump()
-    transaction.on_commit(bump)
+def stages() -> list[StageRow]:
+    return lookups()["stages"]
+
+
+def stage_by_id() -> dict[int, StageRow]:
+    return lookups()["stage_by_id"]
+
+
+def stage_by_code(code: str) -> StageRow | None:
+    return lookups()["stage_by_code"].get(code)
+
+
+def _request_started(**kwargs) -> None:
+    _request.rows = _UNCHECKED
+
+
+def _request_finished(**kwargs) -> None:
+    _request.rows = None
+
+
+def forget_lookups(**kwargs) -> None:
+    """A new token: every process reloads the rows on its next request (this one at once)."""
+    global _memo
+    _memo = None
+    if getattr(_request, "rows", None) is not None:
+        _request.rows = _UNCHECKED
+    cache.set(LOOKUPS_VERSION_KEY, uuid.uuid4().hex, LOOKUPS_TTL)
+    transaction.on_commit(lambda: cache.set(LOOKUPS_VERSION_KEY, uuid.uuid4().hex, LOOKUPS_TTL), robust=True)
 
 
 def connect() -> None:
-    from keyfit.core.models import CustomFieldDefinition
-    from keyfit.pipeline.models import LostReason, PipelineSettings, Question, Stage
+    from keyfit.pipeline.models import LostReason, Stage
+    from keyfit.users.models import Team
 
-    for model in (Stage, LostReason, Question, PipelineSettings, CustomFieldDefinition):
-        post_save.connect(invalidate, sender=model, dispatch_uid=f"pipeline-lookups-save-{model.__name__}")
-        post_delete.connect(invalidate, sender=model, dispatch_uid=f"pipeline-lookups-delete-{model.__name__}")
+    request_started.connect(_request_started, dispatch_uid="pipeline-lookups-request-started")
+    request_finished.connect(_request_finished, dispatch_uid="pipeline-lookups-request-finished")
+    for model in (Stage, Team, LostReason):
+        uid = f"pipeline-lookups-{model.__name__}"
+        post_save.connect(forget_lookups, sender=model, dispatch_uid=f"{uid}-save")
+        post_delete.connect(forget_lookups, sender=model, dispatch_uid=f"{uid}-delete")

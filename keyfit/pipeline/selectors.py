@@ -5,24 +5,26 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models import Count, Model, Prefetch, Q, Sum
 from django.utils import timezone
 
 from keyfit.core.audit import audit_for
 from keyfit.core.errors import field_error
 from keyfit.core.pagination import Page, decode_cursor, encode_cursor, keyset_page
 from keyfit.core.permissions import scope_q
+from keyfit.pipeline import lookups
 from keyfit.pipeline.choices import StageKind
+from keyfit.pipeline.lookups import StageRow
 from keyfit.pipeline.models import (
     Activity,
     ActivityQuestion,
     BoardSummary,
     Opportunity,
     OpportunityContact,
-    Stage,
     StageChange,
 )
 from keyfit.pipeline.permissions import access_opportunity, visible_activities, visible_opportunities
+from keyfit.pipeline.summary import summary_version
 
 BOARD_KINDS = (StageKind.OPEN, StageKind.SUCCESS)
 CARD_ORDER = ("-updated_at", "-id")
@@ -32,8 +34,9 @@ LIST_ORDERS = {
     "created": ("-created_at", "-id"),
 }
 
-# What a board card and a list row show (the rest of the wide row is not fetched).
-CARD_FIELDS = (
+# What a board card and a list row show, fetched as plain rows (named tuples with these attributes): the
+# rest of the wide row is not read, and no model instances are built for a read-only page.
+CARD_VALUES = (
     "id",
     "name",
     "version",
@@ -48,6 +51,7 @@ CARD_FIELDS = (
     "owner__full_name",
     "owner__email",
 )
+LIST_VALUES = (*CARD_VALUES, "created_at")
 
 FILTER_KEYS = ("q", "stage", "owner", "team", "account", "forecast", "status", "close_from", "close_to")
 
@@ -72,7 +76,9 @@ def apply_filters(qs, filters: dict[str, Any]):
     if "q" in f:
         qs = qs.filter(Q(name__icontains=f["q"]) | Q(account__name__icontains=f["q"]))
     if "stage" in f:
-        qs = qs.filter(stage__code=f["stage"])
+        # Stages come from the cached lookups: a filter on the stage id needs no join.
+        stage = lookups.stage_by_code(f["stage"])
+        qs = qs.filter(stage_id=stage.id) if stage is not None else qs.none()
     if "owner" in f:
         qs = qs.filter(owner_id=_int(f["owner"], "owner"))
     if "team" in f:
@@ -83,7 +89,8 @@ def apply_filters(qs, filters: dict[str, Any]):
         qs = qs.filter(forecast_category=f["forecast"])
     if "status" in f:
         kinds = {"open": [StageKind.OPEN], "won": [StageKind.WON, StageKind.SUCCESS], "lost": [StageKind.LOST]}
-        qs = qs.filter(stage__kind__in=kinds.get(f["status"], []))
+        wanted = kinds.get(f["status"], [])
+        qs = qs.filter(stage_id__in=[s.id for s in lookups.stages() if s.kind in wanted])
     if "close_from" in f:
         qs = qs.filter(expected_close_date__gte=_date(f["close_from"], "close_from"))
     if "close_to" in f:
@@ -108,15 +115,99 @@ def opportunity_list(user, *, filters: dict[str, Any] | None = None):
 
 
 def opportunity_page(user, *, filters=None, order: str = "recent", cursor: str | None = None, limit: int = 50):
-    order_by = LIST_ORDERS.get(order, LIST_ORDERS["recent"])
-    qs = (
-        apply_filters(visible_opportunities(user), filters or {})
-        .select_related("account", "owner", "stage")
-        .only(*CARD_FIELDS, "created_at", "stage__code", "stage__name_en", "stage__name_zh_hans")
-    )
-    if order == "close":
-        qs = qs.filter(expected_close_date__isnull=False)
+    """A page of list rows: named tuples of LIST_VALUES (the stage's name comes from the cached lookups)."""
+    order = order if order in LIST_ORDERS else "recent"
+    order_by = LIST_ORDERS[order]
+    active = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
+
+    def rows():
+        qs = apply_filters(visible_opportunities(user), active).values_list(*LIST_VALUES, named=True)
+        return qs.filter(expected_close_date__isnull=False) if order == "close" else qs
+
+    if not cursor:
+        # The first page's statement depends only on the scope, the filters, the order and the page size.
+        first = compiled_rows(
+            user,
+            ("list", filters_key(active), order, limit),
+            lambda: rows().order_by(*order_by)[: limit + 1],
+            LIST_VALUES,
+        )
+        if first is not None:
+            has_more = len(first) > limit
+            items = first[:limit]
+            next_cursor = encode_cursor([getattr(items[-1], f.lstrip("-")) for f in order_by]) if has_more else None
+            return Page(items=items, next_cursor=next_cursor, limit=limit, has_more=has_more)
+    qs = rows()
     return keyset_page(seekable(qs, order=order_by, cursor=cursor), order=order_by, cursor=cursor, limit=limit)
+
+
+# Compiled statements of queries that differ only by scope and filters (no cursor), per process:
+# {key: (sql, params)}. They are what the ORM compiles every time; the rows are read without models.
+_COMPILED: dict = {}
+_COMPILED_MAX = 2000
+
+
+def compiled_sql(user, key, build):
+    """(sql, params) of the queryset `build()` for `user`'s scope and `key` (None, () if it matches nothing),
+    compiled once per process; None when the scope has no key (then compile it every time)."""
+    from django.core.exceptions import EmptyResultSet
+
+    scope = _scope_key(scope_q(user))
+    if scope is None:
+        return None
+    key = (scope, key)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        try:
+            compiled = build().query.sql_with_params()
+        except EmptyResultSet:
+            compiled = (None, ())
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[key] = compiled
+    return compiled
+
+
+def compiled_rows(user, key, build, names: tuple[str, ...]) -> list[Any] | None:
+    """The rows of `build()` (a values_list of Opportunity columns and related columns `names`) as named
+    tuples, from its statement compiled once per process (see compiled_sql), with the fields' own
+    conversions (from_db_value, e.g. JSON). PostgreSQL only (its driver returns the Python values the ORM
+    would for the other columns); None elsewhere, or when the scope has no key."""
+    from django.db import connection
+    from django.db.models.utils import create_namedtuple_class
+
+    if connection.vendor != "postgresql":
+        return None
+    compiled = compiled_sql(user, key, build)
+    if compiled is None:
+        return None
+    sql, params = compiled
+    if sql is None:
+        return []
+    row_class = create_namedtuple_class(*names)  # the class values_list(named=True) makes
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    converters = [(i, f.from_db_value) for i, f in enumerate(_fields(names)) if hasattr(f, "from_db_value")]
+    if converters:
+        rows = [list(row) for row in rows]
+        for row in rows:
+            for i, convert in converters:
+                row[i] = convert(row[i], None, connection)
+    return [row_class._make(row) for row in rows]
+
+
+def _fields(names: tuple[str, ...]) -> list:
+    """The Opportunity field of each column (by name or attname; None for a related column)."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    fields = []
+    for name in names:
+        try:
+            fields.append(None if "__" in name else Opportunity._meta.get_field(name))
+        except FieldDoesNotExist:
+            fields.append(None)
+    return fields
 
 
 def opportunity_get(user, pk) -> Opportunity:
@@ -142,7 +233,7 @@ def opportunity_page_data(user, pk) -> OpportunityPage:
     """What the detail page shows besides its timeline and panels, in one query: the opportunity (scoped
     to `user`; NotFound otherwise) with the names of its account, owner, team, previous deal and champion,
     and its deal contacts and contracts as JSON arrays. The stage and the lost reason come from
-    keyfit.pipeline.lookups. Written as SQL: building this join through the ORM cost several times more
+    keyfit.pipeline.reference. Written as SQL: building this join through the ORM cost several times more
     than running it; the related objects carry only the fields the page shows (others load on access)."""
     import json
 
@@ -281,84 +372,175 @@ def stage_history(opportunity: Opportunity):
 
 @dataclass
 class Column:
-    stage: Stage
+    stage: StageRow
     count: int = 0
     totals: list[tuple[Decimal, str]] = field(default_factory=list)
-    cards: list[Opportunity] = field(default_factory=list)
+    cards: list[Any] = field(default_factory=list)  # named tuples of CARD_VALUES
     next_cursor: str | None = None
 
 
-def board_stages() -> list[Stage]:
-    return list(Stage.objects.filter(kind__in=BOARD_KINDS, active=True).order_by("position", "id"))
+def board_stages() -> list[StageRow]:
+    """The board's columns (open and customer-success stages, active), from the cached lookups."""
+    return [s for s in lookups.stages() if s.kind in BOARD_KINDS and s.active]
 
 
 # Filters the maintained summary can answer (its key columns); any other filter counts the deals themselves.
 SUMMARY_FILTERS = {"stage", "owner", "team", "status", "forecast"}
 
 
-def board_totals(user, *, filters=None, stages: list[Stage] | None = None) -> dict[int, dict[str, Any]]:
+def board_totals(user, *, filters=None, stages: list | None = None) -> dict[int, dict[str, Any]]:
     """Per stage: count and amount totals per currency — one grouped SQL query, over the maintained
     BoardSummary (a row per stage, team, owner, currency and forecast category) when the filters allow, so its cost does not
     grow with the number of deals."""
     stage_ids = [s.pk for s in (stages if stages is not None else board_stages())]
-    active = {k for k, v in (filters or {}).items() if v not in (None, "", [])}
-    if active <= SUMMARY_FILTERS:
+    active = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
+    if set(active) <= SUMMARY_FILTERS:
+        scope = scope_q(user)
+        token = summary_version()  # read before the summary: totals kept under it are never newer than it
+        key = _scope_key(scope)
+        if key is not None:
+            key = (key, filters_key(active), tuple(stage_ids))
+            kept_token, kept = _TOTALS
+            if kept_token == token and key in kept:
+                return _copy_totals(kept[key])
         rows = (
-            apply_filters(BoardSummary.objects.filter(scope_q(user)), filters or {})
+            apply_filters(BoardSummary.objects.filter(scope), active)
             .filter(stage_id__in=stage_ids)
-            .values("stage_id", "currency")
+            .values_list("stage_id", "currency")
             .annotate(n=Sum("count"), priced=Sum("priced"), total=Sum("amount"))
             .order_by("stage_id", "currency")
         )
+        result = _totals_from(rows)
+        if key is not None:
+            _keep_totals(token, key, result)
+        return _copy_totals(result)
     else:
         rows = (
             apply_filters(visible_opportunities(user), filters or {})
             .filter(stage_id__in=stage_ids)
-            .values("stage_id", "currency")
+            .values_list("stage_id", "currency")
             .annotate(n=Count("id"), priced=Count("amount"), total=Sum("amount"))
             .order_by("stage_id", "currency")
         )
+        return _totals_from(rows)
+
+
+def _totals_from(rows) -> dict[int, dict[str, Any]]:
     result: dict[int, dict[str, Any]] = {}
-    for row in rows:
-        if not row["n"]:
+    for stage_id, currency, n, priced, total in rows:
+        if not n:
             continue
-        entry = result.setdefault(row["stage_id"], {"count": 0, "totals": []})
-        entry["count"] += row["n"]
-        if row["priced"]:
-            entry["totals"].append((row["total"], row["currency"]))
+        entry = result.setdefault(stage_id, {"count": 0, "totals": []})
+        entry["count"] += n
+        if priced:
+            entry["totals"].append((total, currency))
     return result
 
 
-def board_cards(user, *, stage: Stage, filters=None, cursor: str | None = None, limit: int = 20):
-    qs = (
-        apply_filters(visible_opportunities(user), filters or {})
-        .filter(stage=stage)
-        .select_related("account", "owner")
-        .only(*CARD_FIELDS)
-    )
+# Totals read from the summary, kept in this process while the summary's version token stays the same:
+# (token, {(scope, filters, stages): totals}). Any change of the summary sets a new token (summary.py).
+_TOTALS: tuple[str | None, dict] = (None, {})
+_TOTALS_MAX = 1000
+
+
+def _keep_totals(token: str, key, totals) -> None:
+    global _TOTALS
+    kept_token, kept = _TOTALS
+    if kept_token != token or len(kept) >= _TOTALS_MAX:
+        kept = {}
+        _TOTALS = (token, kept)
+    kept[key] = totals
+
+
+def filters_key(filters: dict) -> tuple:
+    """The filters with the stages they name resolved (a stage code could come to name another stage)."""
+    key = sorted((name, str(value)) for name, value in filters.items())
+    if "stage" in filters:
+        stage = lookups.stage_by_code(filters["stage"])
+        key.append(("stage_id", stage.id if stage is not None else None))
+    if "status" in filters:
+        key.append(("stage_kinds", tuple((s.id, s.kind) for s in lookups.stages())))
+    return tuple(key)
+
+
+def _copy_totals(totals):
+    return {stage_id: {"count": e["count"], "totals": list(e["totals"])} for stage_id, e in totals.items()}
+
+
+def _scope_key(q):
+    """A hashable key equal for equal scope conditions (model instances by primary key), or None."""
+    if isinstance(q, Q):
+        parts = [_scope_key(child) for child in q.children]
+        if any(part is None for part in parts):
+            return None
+        return (q.connector, q.negated, tuple(parts))
+    name, value = q
+    if isinstance(value, Model):
+        value = (value._meta.label, value.pk)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        if not all(isinstance(v, (int, str)) for v in value):
+            return None
+        value = tuple(sorted(value))
+    elif not isinstance(value, (int, str, bool, type(None))):
+        return None
+    return (name, value)
+
+
+def _cards(user, filters):
+    return apply_filters(visible_opportunities(user), filters or {})
+
+
+def board_cards(user, *, stage, filters=None, cursor: str | None = None, limit: int = 20):
+    """A page of one column's cards (named tuples of CARD_VALUES), newest change first."""
+    qs = _cards(user, filters).filter(stage_id=stage.pk).values_list(*CARD_VALUES, named=True)
     return keyset_page(seekable(qs, order=CARD_ORDER, cursor=cursor), order=CARD_ORDER, cursor=cursor, limit=limit)
 
 
-def _first_cards(user, stages: list[Stage], *, filters=None, limit: int) -> dict[int, Any]:
-    """The first page of cards of several columns in one query where the database can (a UNION ALL of one
-    ordered, limited index scan per stage: the same rows as board_cards, one round trip instead of N)."""
+def _first_cards(user, stages: list, *, filters=None, limit: int) -> dict[int, Any]:
+    """The first page of cards of several columns in one query where the database can: on PostgreSQL a
+    LATERAL join runs one ordered, limited index scan per stage (the same rows as board_cards; one short
+    statement for the planner whatever the number of columns). Other databases run board_cards per column."""
+    from django.core.exceptions import EmptyResultSet
     from django.db import connection
+    from django.db.models.expressions import RawSQL
+    from django.db.models.utils import create_namedtuple_class
 
-    if len(stages) < 2 or not connection.features.supports_slicing_ordering_in_compound:
+    if len(stages) < 2 or connection.vendor != "postgresql":
         return {stage.pk: board_cards(user, stage=stage, filters=filters, limit=limit) for stage in stages}
-    base = (
-        apply_filters(visible_opportunities(user), filters or {}).select_related("account", "owner").only(*CARD_FIELDS)
-    )
-    parts = [base.filter(stage=stage).order_by(*CARD_ORDER)[: limit + 1] for stage in stages]
-    rows: dict[int, list[Opportunity]] = {stage.pk: [] for stage in stages}
-    for opp in parts[0].union(*parts[1:], all=True):
-        rows[opp.stage_id].append(opp)
+    rows: dict[int, list[Any]] = {stage.pk: [] for stage in stages}
+    # The statement depends only on the scope, the filters and the page size (no cursor).
+    active = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
+
+    def inner():
+        return (
+            _cards(user, active)
+            .filter(stage_id=RawSQL('"board_stage"."id"', ()))
+            .order_by(*CARD_ORDER)
+            .values_list(*CARD_VALUES)[: limit + 1]
+        )
+
+    compiled = compiled_sql(user, ("cards", filters_key(active), limit), inner)
+    if compiled is None:
+        try:
+            compiled = inner().query.sql_with_params()
+        except EmptyResultSet:
+            compiled = (None, ())
+    sql, params = compiled
+    if sql is not None:
+        row_class = create_namedtuple_class(*CARD_VALUES)  # the class values_list(named=True) makes
+        stage_at = CARD_VALUES.index("stage_id")
+        # `sql` is the ORM's own compiled statement; every value travels in `params`.
+        lateral = f'SELECT "board_card".* FROM unnest(%s::bigint[]) AS "board_stage"("id") CROSS JOIN LATERAL ({sql}) AS "board_card"'  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(lateral, [list(rows), *params])
+            for row in cursor.fetchall():
+                rows[row[stage_at]].append(row_class._make(row))
     pages = {}
     for stage_id, items in rows.items():
-        items.sort(key=lambda o: (o.updated_at, o.pk), reverse=True)  # CARD_ORDER
+        items.sort(key=lambda o: (o.updated_at, o.id), reverse=True)  # CARD_ORDER
         has_more = len(items) > limit
         items = items[:limit]
-        cursor = encode_cursor([items[-1].updated_at, items[-1].pk]) if has_more and items else None
+        cursor = encode_cursor([items[-1].updated_at, items[-1].id]) if has_more and items else None
         pages[stage_id] = Page(items=items, next_cursor=cursor, limit=limit, has_more=has_more)
     return pages
 

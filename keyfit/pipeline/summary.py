@@ -3,10 +3,15 @@
 Every save and delete of an Opportunity through the ORM (services, factories, other apps) moves its
 (stage, team, owner, currency, forecast category, amount) contribution from the key the row held (read from the database just
 before) to its new one, inside the same transaction. Queryset .update()/bulk loads bypass this: run rebuild_board_summary() after them.
+
+Every change of the summary also sets a new version token in the shared cache (at once and again after the
+commit), so that totals computed from it can be kept per process until it changes (selectors.board_totals).
 """
 
+import uuid
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, F, Sum
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
@@ -14,6 +19,26 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 KEY_FIELDS = ("stage_id", "team_id", "owner_id", "currency", "forecast_category", "amount")
 WATCHED = {"stage", "team", "owner", *KEY_FIELDS}
 _OLD = "_board_summary_old"
+VERSION_KEY = "pipeline:board-summary:version"
+VERSION_TTL = 300  # seconds: totals kept per process are recomputed at least this often
+
+
+def summary_version() -> str:
+    """The summary's current version token (read it before reading the summary)."""
+    token = cache.get(VERSION_KEY)
+    if token is None:
+        token = uuid.uuid4().hex
+        # If another process set one meanwhile (after a change), ours does not match it: totals kept under
+        # ours are recomputed on the next read.
+        cache.add(VERSION_KEY, token, VERSION_TTL)
+    return token
+
+
+def summary_changed() -> None:
+    """A new version token: totals kept by any process are recomputed (at once and after the commit, so that
+    totals computed meanwhile from the rows before the commit are not kept)."""
+    cache.set(VERSION_KEY, uuid.uuid4().hex, VERSION_TTL)
+    transaction.on_commit(lambda: cache.set(VERSION_KEY, uuid.uuid4().hex, VERSION_TTL), robust=True)
 
 
 def _stored_key(pk):
@@ -73,6 +98,7 @@ def _saved(sender, instance, created, **kwargs) -> None:
         if old is not None:
             _apply(tuple(old), -1)
         _apply(new, +1)
+    summary_changed()
 
 
 def _before_delete(sender, instance, **kwargs) -> None:
@@ -84,6 +110,7 @@ def _deleted(sender, instance, **kwargs) -> None:
     if old is not None:
         with transaction.atomic():
             _apply(tuple(old), -1)
+        summary_changed()
 
 
 def rebuild_board_summary() -> int:
@@ -110,6 +137,7 @@ def rebuild_board_summary() -> int:
             )
             for r in rows
         )
+        summary_changed()
     return BoardSummary.objects.count()
 
 

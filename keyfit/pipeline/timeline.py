@@ -5,7 +5,7 @@ One query per page whatever the history's length: a UNION ALL of three ordered, 
 (stage changes by (opportunity, at, id), activities by (opportunity, occurred_at, id), audit events by
 (content type, object id, at)); the participants and the questions asked of the page's activities come
 along as JSON arrays.
-Stage, question and vocabulary names come from the in-process lookups (keyfit.pipeline.lookups).
+Stage, question and vocabulary names come from the in-process lookups (keyfit.pipeline.reference).
 
 The order is the time, then stage change before activity before audit event, then the newest row first;
 the cursor is the last entry's (time, source, id).

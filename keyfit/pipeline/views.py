@@ -20,8 +20,8 @@ from keyfit.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from keyfit.core.models import SavedView
 from keyfit.core.money import format_money
 from keyfit.core.permissions import can_write, is_admin
-from keyfit.pipeline import selectors, services
-from keyfit.pipeline.choices import MNE, ForecastCategory
+from keyfit.pipeline import lookups, selectors, services
+from keyfit.pipeline.choices import MNE, ForecastCategory, StageKind
 from keyfit.pipeline.forms import (
     ActivityForm,
     DealContactForm,
@@ -72,12 +72,27 @@ def _filters(request) -> dict[str, str]:
     return {k: request.GET.get(k, "").strip() for k in selectors.FILTER_KEYS if request.GET.get(k, "").strip()}
 
 
+def _options_html(rows, selected: str | None):
+    """<option> tags (value, label) with `selected` marked, built in one pass; every value is escaped."""
+    esc = html.escape
+    return mark_safe(  # every value and label is escaped here
+        "".join(
+            f'<option value="{esc(value)}"{" selected" if value == selected else ""}>{esc(str(label))}</option>'
+            for value, label in rows
+        )
+    )
+
+
 def _filter_context(request):
+    """The filter form's pickers (stages and teams from the cached lookups: no query)."""
+    filters = _filters(request)
+    data = lookups.lookups()
+    stages = [(s.code, s.name) for s in data["stages"] if s.active and s.kind != StageKind.LEAD]
     return {
-        "filters": _filters(request),
-        "stages": Stage.objects.filter(active=True).exclude(kind="lead").order_by("position"),
-        "teams": Team.objects.order_by("name"),
-        "forecast_choices": ForecastCategory.choices,
+        "filters": filters,
+        "stage_options": _options_html(stages, filters.get("stage")),
+        "team_options": _options_html([(str(pk), name) for pk, name in data["teams"]], filters.get("team")),
+        "forecast_options": _options_html(ForecastCategory.choices, filters.get("forecast")),
     }
 
 
@@ -92,8 +107,6 @@ def _totals_text(totals):
 def board(request):
     filters = _filters(request)
     columns = selectors.board(request.user, filters=filters, limit=BOARD_FIRST)
-    for column in columns:
-        column.totals_text = _totals_text(column.totals)
     context = {
         "columns": columns,
         "detail_prefix": reverse("pipeline:list"),
@@ -106,7 +119,9 @@ def board(request):
 
 @login_required
 def board_column(request, stage_code):
-    stage = get_object_or_404(Stage, code=stage_code, active=True)
+    stage = lookups.stage_by_code(stage_code)
+    if stage is None or not stage.active:
+        raise Http404()
     filters = _filters(request)
     page = selectors.board_cards(
         request.user, stage=stage, filters=filters, cursor=request.GET.get("cursor"), limit=BOARD_PAGE
@@ -213,10 +228,10 @@ def _options(choices, selected: str):
 
 def _detail_context(request, opp, *, editable: bool, **extra):
     from keyfit.core.customfields import custom_field_display
-    from keyfit.pipeline import detail_html, lookups, timeline
+    from keyfit.pipeline import detail_html, reference, timeline
     from keyfit.pipeline.panels import opportunity_panel_keys
 
-    refs = lookups.current()
+    refs = reference.current()
     opp.stage = refs.stages.get(opp.stage_id) or opp.stage  # (a row newer than the copy: read it)
     if opp.lost_reason_id is not None:
         opp.lost_reason = refs.all_lost_reasons.get(opp.lost_reason_id) or opp.lost_reason
@@ -274,11 +289,11 @@ def opportunity_panel(request, pk, key):
 @domain_errors
 def opportunity_timeline(request, pk):
     """The timeline's next page (htmx: the entries alone; otherwise a page of its own)."""
-    from keyfit.pipeline import lookups, timeline
+    from keyfit.pipeline import reference, timeline
 
     opp = access_opportunity(request.user, pk)
     renderer = timeline.render_context(
-        request, opp, lookups=lookups.current(), editable=can_edit_opportunity(request.user, opp)
+        request, opp, lookups=reference.current(), editable=can_edit_opportunity(request.user, opp)
     )
     try:
         page = timeline.timeline_page(opp, cursor=request.GET.get("cursor"), limit=timeline.MORE_PAGE)
