@@ -2,9 +2,15 @@
 accounts (default 1,000,000), filtered and unfiltered, first and a deep page, against the empty layout
 page (/blank/) with the same login measured in the same process.
 
+On PostgreSQL the two sizes live in databases `<prefix>_accounts_10000` and `<prefix>_accounts_<size>`;
+the prefix is $BENCH_ACCOUNTS_DATABASE (default `kf_bench`), so that runs of different checkouts on one
+server do not share (and grow) one database.
+
 ratio  = worst list p95 at the full size / empty-layout p95 at the full size   (target ≤ 2)
 growth = worst list p95 at the full size / the same at 10,000                 (target ≤ 1.5)
 """
+
+import os
 
 DEFAULT_SIZE = 1_000_000
 SMALL = 10_000
@@ -62,13 +68,17 @@ def run(args) -> dict:
         return measure_one(args)
     from bench.pages import database_for, run_child
 
+    prefix = os.environ.get("BENCH_ACCOUNTS_DATABASE", "kf_bench")  # another prefix keeps runs apart
     small = run_child(
-        "accounts-list", SMALL, database_for(args.database_url, f"accounts-{SMALL}"), ["--repeat", str(args.repeat)]
+        "accounts-list",
+        SMALL,
+        database_for(args.database_url, f"accounts-{SMALL}", prefix),
+        ["--repeat", str(args.repeat)],
     )
     full = run_child(
         "accounts-list",
         args.size,
-        database_for(args.database_url, f"accounts-{args.size}"),
+        database_for(args.database_url, f"accounts-{args.size}", prefix),
         ["--repeat", str(args.repeat)],
     )
     worst_full = full["value"]

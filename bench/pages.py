@@ -13,13 +13,15 @@ from urllib.parse import urlsplit, urlunsplit
 from bench.setup import ROOT
 
 
-def database_for(base_url: str | None, label: str) -> str:
-    """A database URL of its own for `label`: a SQLite file in var/, or a PostgreSQL database on the server."""
+def database_for(base_url: str | None, label: str, prefix: str = "kf_bench") -> str:
+    """A database URL of its own for `label`: a SQLite file in var/, or a PostgreSQL database on the server
+    named `<prefix>_<label>` (a benchmark lets an environment variable choose another prefix, so that runs
+    of different checkouts on one server do not share a database)."""
     base_url = base_url or os.environ.get("BENCH_DATABASE_URL") or "sqlite://"
     if base_url.startswith("sqlite"):
         return f"sqlite:///{ROOT / 'var' / f'bench-{label}.sqlite3'}"
     parts = urlsplit(base_url)
-    name = f"kf_bench_{label}".replace("-", "_")
+    name = f"{prefix}_{label}".replace("-", "_")
     import psycopg
 
     admin_url = urlunsplit(

@@ -53,10 +53,9 @@ def _custom_filters(target: str, filters: dict[str, Any]) -> Q:
 
 
 def _page(qs, *, cursor: str | None, limit: int | None) -> Page:
+    """One keyset page in ORDER; after a cursor it starts with ``name >= <last name>`` (see keyset_page), so
+    the scan of the (name, id) or (<filter>, name, id) index starts where the previous page stopped."""
     limit = min(max(int(limit or settings.PAGE_SIZE), 1), settings.API_MAX_LIMIT)
-    if cursor:
-        values = decode_cursor(cursor, len(ORDER))
-        qs = qs.filter(name__gte=values[0])
     return keyset_page(qs, order=ORDER, cursor=cursor, limit=limit)
 
 
@@ -296,7 +295,28 @@ def contact_can_edit(user, contact: Contact) -> bool:
     return editable_contacts(user).filter(pk=contact.pk).exists()
 
 
-def saved_views(user, list_key: str):
+SAVED_VIEWS_TTL = 300  # seconds; a change invalidates at once (keyfit.accounts.signals), this bounds a missed one
+
+
+def saved_views_key(user_id: int, list_key: str) -> str:
+    return f"accounts:saved-views:v1:{user_id}:{list_key}"
+
+
+def saved_views(user, list_key: str) -> list[dict[str, Any]]:
+    """`user`'s saved views of a list (pk, name, query), by name."""
     from keyfit.core.models import SavedView
 
-    return list(SavedView.objects.filter(user=user, list_key=list_key).order_by("name")[:50])
+    rows = SavedView.objects.filter(user=user, list_key=list_key).order_by("name").values("pk", "name", "query")
+    return list(rows[:50])
+
+
+def cached_saved_views(user, list_key: str) -> list[dict[str, Any]]:
+    """saved_views through the shared cache: they are read on every list page and change rarely."""
+    from django.core.cache import cache
+
+    key = saved_views_key(user.pk, list_key)
+    views = cache.get(key)
+    if views is None:
+        views = saved_views(user, list_key)
+        cache.set(key, views, SAVED_VIEWS_TTL)
+    return views

@@ -1,4 +1,5 @@
-"""Forget the cached account-list filter choices when what they show changes (users, teams, custom fields)."""
+"""Forget cached list-page data when what it shows changes: the account-list filter choices (users, teams,
+custom fields) and a user's saved views."""
 
 from django.core.cache import cache
 from django.db import transaction
@@ -16,11 +17,21 @@ def forget_filter_choices(*, update_fields=None, **kwargs) -> None:
     transaction.on_commit(lambda: cache.delete(FILTER_CHOICES_KEY), robust=True)
 
 
+def forget_saved_views(*, instance, **kwargs) -> None:
+    from keyfit.accounts.selectors import saved_views_key
+
+    key = saved_views_key(instance.user_id, instance.list_key)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key), robust=True)
+
+
 def connect() -> None:
-    from keyfit.core.models import CustomFieldDefinition
+    from keyfit.core.models import CustomFieldDefinition, SavedView
     from keyfit.users.models import Team, User
 
     for model in (User, Team, CustomFieldDefinition):
         uid = f"accounts-filter-choices-{model.__name__}"
         post_save.connect(forget_filter_choices, sender=model, dispatch_uid=f"{uid}-save")
         post_delete.connect(forget_filter_choices, sender=model, dispatch_uid=f"{uid}-delete")
+    post_save.connect(forget_saved_views, sender=SavedView, dispatch_uid="accounts-saved-views-save")
+    post_delete.connect(forget_saved_views, sender=SavedView, dispatch_uid="accounts-saved-views-delete")

@@ -5,15 +5,19 @@ from decimal import Decimal
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponseRedirect
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -94,7 +98,7 @@ FILTER_CHOICES_TTL = 300  # seconds; changes invalidate at once, this only bound
 
 def _options_html(rows) -> str:
     """<option> tags for a filter select, none selected, built in one pass (cheaper than a template loop)."""
-    return "".join(f'<option value="{pk}">{escape(label)}</option>' for pk, label in rows)
+    return "".join(f'<option value="{escape(value)}">{escape(label)}</option>' for value, label in rows)
 
 
 def _options(rows, selected) -> str:
@@ -102,31 +106,70 @@ def _options(rows, selected) -> str:
     html = rows if isinstance(rows, str) else _options_html(rows)
     selected = str(selected or "")
     if selected:
-        # Values are integer ids, so the marker is unambiguous; an unknown id simply marks nothing.
+        # The marker is the whole opening tag with its escaped value, so it matches exactly one option (values
+        # are distinct); an unknown value simply marks nothing.
         html = html.replace(f'<option value="{escape(selected)}">', f'<option value="{escape(selected)}" selected>', 1)
-    return mark_safe(html)  # every label is escaped in _options_html
+    return mark_safe(html)  # every value and label is escaped in _options_html
 
 
-def _filter_choices() -> dict:
-    """The owner and team pickers (ready-made option tags) and the account custom-field definitions.
+_CHOICE_OPTIONS: dict[tuple[str, str | None], str] = {}
 
-    They are the same for everyone and change rarely, so they are built once and kept in the shared cache
-    until a user, team or custom field changes (see keyfit.accounts.signals); the list page then needs no
-    query for them.
+
+def _choice_options(name: str, choices, selected) -> str:
+    """<option> tags of a fixed choice list of the code (tiers, lifecycles, ...), built once per language."""
+    key = (name, get_language())
+    html = _CHOICE_OPTIONS.get(key)
+    if html is None:
+        html = _CHOICE_OPTIONS[key] = _options_html(choices)
+    return _options(html, selected)
+
+
+def _custom_filters_html(rows: list[dict], filters: dict) -> str:
+    """The custom-field filter selects (rows of _choice_filters) with the chosen values marked."""
+    every = escape(_("all"))
+    parts = []
+    for cf in rows:
+        chosen = filters.get(cf["name"])
+        options = "".join(
+            f'<option value="{escape(value)}"{" selected" if chosen == value else ""}>{escape(label)}</option>'
+            for value, label in cf["options"]
+        )
+        parts.append(
+            f'<label>{escape(cf["label"])}<select name="{escape(cf["name"])}">'
+            f'<option value="">{every}</option>{options}</select></label>'
+        )
+    return mark_safe("".join(parts))  # every value and label is escaped above
+
+
+def _build_filter_choices() -> dict:
+    return {
+        "owners": _options_html(
+            User.objects.filter(is_active=True).order_by("full_name").values_list("id", "full_name")[:MAX_OWNER_OPTIONS]
+        ),
+        "teams": _options_html(Team.objects.order_by("name").values_list("id", "name")),
+        "account_fields": custom_field_definitions("account"),
+    }
+
+
+def _list_cache(user, list_key: str) -> tuple[dict, list[dict]]:
+    """The filter choices of the account list and `user`'s saved views of `list_key`, from one cache read.
+
+    Both change rarely and are kept in the shared cache until they change (keyfit.accounts.signals): the
+    owner and team pickers (ready-made option tags) with the account custom-field definitions — the same
+    for everyone — and each user's saved views. With the database cache this is one query instead of two
+    to five; with Redis or the in-memory cache none.
     """
-    choices = cache.get(FILTER_CHOICES_KEY)
+    views_key = selectors.saved_views_key(user.pk, list_key)
+    found = cache.get_many([FILTER_CHOICES_KEY, views_key])
+    choices = found.get(FILTER_CHOICES_KEY)
     if choices is None:
-        choices = {
-            "owners": _options_html(
-                User.objects.filter(is_active=True)
-                .order_by("full_name")
-                .values_list("id", "full_name")[:MAX_OWNER_OPTIONS]
-            ),
-            "teams": _options_html(Team.objects.order_by("name").values_list("id", "name")),
-            "account_fields": custom_field_definitions("account"),
-        }
+        choices = _build_filter_choices()
         cache.set(FILTER_CHOICES_KEY, choices, FILTER_CHOICES_TTL)
-    return choices
+    views = found.get(views_key)
+    if views is None:
+        views = selectors.saved_views(user, list_key)
+        cache.set(views_key, views, selectors.SAVED_VIEWS_TTL)
+    return choices, views
 
 
 _ROW = (
@@ -161,12 +204,24 @@ def _account_rows_html(items, base_url: str) -> str:
     return mark_safe("".join(parts))  # every value is escaped above
 
 
+_LABELS: dict[tuple[str, str, str | None], dict] = {}
+
+
+def _labels(model, name: str) -> dict:
+    """{value: label} of a choice field in the active language (built once per language)."""
+    key = (model._meta.label, name, get_language())
+    labels = _LABELS.get(key)
+    if labels is None:
+        labels = _LABELS[key] = {value: str(label) for value, label in model._meta.get_field(name).flatchoices}
+    return labels
+
+
 def _label_rows(items, model, fields: tuple[str, ...]) -> None:
     """Add `<field>_label` to each row from one label table per field (get_FOO_display is slow per row)."""
     if not items:
         return
     for name in fields:
-        labels = {value: str(label) for value, label in model._meta.get_field(name).flatchoices}
+        labels = _labels(model, name)
         for item in items:
             if isinstance(item, dict):
                 item[f"{name}_label"] = labels.get(item[name], "")
@@ -177,6 +232,36 @@ def _label_rows(items, model, fields: tuple[str, ...]) -> None:
 def _query_without_cursor(request) -> str:
     params = [(k, v) for k, v in request.GET.items() if k != "cursor" and v != ""]
     return urlencode(params)
+
+
+# A page part that depends only on the language and a few switches is rendered once per language and process
+# with markers in its variable places, and then filled per request: the account list's filter form, toolbar
+# and table frame are about 60 template nodes, which cost more than the rows.
+_SLOT_MARK = "\x00"
+_PARTS: dict[tuple, list[str]] = {}
+
+
+def _slot_parts(template_name: str, switches: dict[str, bool], names) -> list[str]:
+    key = (template_name, get_language(), *sorted(switches.items()))
+    parts = None if settings.DEBUG else _PARTS.get(key)  # while developing, template edits show at once
+    if parts is None:
+        marks = {name: mark_safe(f"{_SLOT_MARK}{name}{_SLOT_MARK}") for name in names}
+        context = {**switches, "slot": marks, **marks}  # included templates read the marks by plain name
+        parts = _PARTS[key] = get_template(template_name).render(context).split(_SLOT_MARK)
+    return parts
+
+
+def _fill_slots(template_name: str, switches: dict[str, bool], slots: dict[str, str]) -> str:
+    """`template_name` rendered with `switches` and with `slots` (escaped text or safe HTML) in its places."""
+    parts = _slot_parts(template_name, switches, slots)
+    return mark_safe("".join(slots[part] if i % 2 else part for i, part in enumerate(parts)))
+
+
+def _saved_view_badges(request, views: list[dict], list_key: str) -> str:
+    if not views:
+        return ""
+    context = {"saved_views": views, "list_key": list_key}
+    return render_to_string("accounts/_saved_view_badges.html", context, request=request)
 
 
 # --- accounts ---------------------------------------------------------------------------------------
@@ -203,17 +288,24 @@ def account_list(request):
     }
     if request.htmx and request.GET.get("cursor"):
         return render(request, "accounts/_account_rows.html", context)
-    choices = _filter_choices()
-    context.update(
-        tiers=Tier.choices,
-        lifecycles=Lifecycle.choices,
-        industries=Industry.choices,
-        owner_options=_options(choices["owners"], filters.get("owner")),
-        team_options=_options(choices["teams"], filters.get("team")),
-        custom_filters=_choice_filters("account", choices["account_fields"]),
-        saved_views=selectors.saved_views(request.user, "accounts"),
-        can_create=can_write(request.user),
-    )
+    choices, views = _list_cache(request.user, "accounts")
+    slots = {
+        "q": escape(filters.get("q") or ""),
+        "contains_selected": " selected" if filters.get("match") == "contains" else "",
+        "tier_options": _choice_options("tier", Tier.choices, filters.get("tier")),
+        "lifecycle_options": _choice_options("lifecycle", Lifecycle.choices, filters.get("lifecycle")),
+        "industry_options": _choice_options("industry", Industry.choices, filters.get("industry")),
+        "country": escape(filters.get("country") or ""),
+        "owner_options": _options(choices["owners"], filters.get("owner")),
+        "team_options": _options(choices["teams"], filters.get("team")),
+        "custom_filters": _custom_filters_html(_choice_filters("account", choices["account_fields"]), filters),
+        "query": escape(query),
+        "saved_view_badges": _saved_view_badges(request, views, "accounts"),
+        "csrf_token": escape(get_token(request)),
+        "rows": get_template("accounts/_account_rows.html").render(context),
+    }
+    switches = {"can_create": can_write(request.user), "show_custom_fields": is_admin(request.user)}
+    context["body"] = _fill_slots("accounts/_account_list_body.html", switches, slots)
     return render(request, "accounts/account_list.html", context)
 
 
@@ -372,10 +464,10 @@ def contact_list(request):
     if request.htmx and request.GET.get("cursor"):
         return render(request, "accounts/_contact_rows.html", context)
     context.update(
-        buying_roles=BuyingRole.choices,
-        seniorities=Seniority.choices,
-        custom_filters=_choice_filters("contact"),
-        saved_views=selectors.saved_views(request.user, "contacts"),
+        buying_role_options=_choice_options("buying_role", BuyingRole.choices, filters.get("buying_role")),
+        seniority_options=_choice_options("seniority", Seniority.choices, filters.get("seniority")),
+        custom_filters=_custom_filters_html(_choice_filters("contact"), filters),
+        saved_views=selectors.cached_saved_views(request.user, "contacts"),
     )
     return render(request, "accounts/contact_list.html", context)
 

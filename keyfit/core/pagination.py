@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, F, Func, Q, QuerySet
 
 from keyfit.core.errors import ValidationFailed
 
@@ -58,12 +58,39 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
         raise ValidationFailed(fields={"cursor": ["Invalid cursor."]}) from exc
 
 
+class _RowAfter(Func):
+    """``(a, b, ...) > (%s, %s, ...)`` (``<`` for a descending order): one row comparison, which PostgreSQL
+    and SQLite use as a single index condition on a (…, a, b) index, and which is cheap to build."""
+
+    output_field = BooleanField()
+
+    def __init__(self, fields: list[str], values: list[Any], descending: bool):
+        super().__init__(*[F(name) for name in fields])
+        self.values = values
+        self.operator = "<" if descending else ">"
+
+    def as_sql(self, compiler, connection, **extra_context):
+        columns, params, values = [], [], []
+        for expression, value in zip(self.get_source_expressions(), self.values, strict=True):
+            sql, column_params = compiler.compile(expression)
+            columns.append(sql)
+            params.extend(column_params)
+            # As a lookup would: the field turns the value into what the database stores (e.g. SQLite datetimes).
+            values.append(expression.output_field.get_db_prep_value(value, connection, prepared=False))
+        placeholders = ", ".join(["%s"] * len(values))
+        return f"({', '.join(columns)}) {self.operator} ({placeholders})", (*params, *values)
+
+
 def _after(order: tuple[str, ...], values: list[Any]) -> Q:
     """Rows strictly after `values` in `order` (fields prefixed with '-' sort descending).
 
-    The leading column's bound comes first, as its own condition: the OR form alone is not an index
-    condition, and without the bound PostgreSQL filters every row before the cursor instead of seeking.
+    When every field sorts the same way this is one row comparison (``(name, id) > (%s, %s)``). A mixed
+    order is spelled out; there the leading column's bound comes first, as its own condition: the OR form
+    alone is not an index condition, and without the bound PostgreSQL filters every row before the cursor
+    instead of seeking.
     """
+    if len({name.startswith("-") for name in order}) == 1:
+        return Q(_RowAfter([name.lstrip("-") for name in order], values, order[0].startswith("-")))
     first = order[0]
     bound = Q(**{f"{first.lstrip('-')}__{'lte' if first.startswith('-') else 'gte'}": values[0]})
     q = Q(pk__in=[])

@@ -23,11 +23,16 @@ from keyfit.core.roles import Role
 _CACHE_ATTR = "_keyfit_scope_cache"
 
 
-def _team_tree() -> dict[int | None, list[int]]:
+def _team_rows() -> list[tuple[int, int | None, int | None]]:
+    """(id, parent id, manager id) of every team: teams are few, and one query serves the tree and the managers."""
     from keyfit.users.models import Team
 
+    return list(Team.objects.order_by().values_list("id", "parent_id", "manager_id"))
+
+
+def _team_tree(rows: list[tuple[int, int | None, int | None]] | None = None) -> dict[int | None, list[int]]:
     children: dict[int | None, list[int]] = {}
-    for team_id, parent_id in Team.objects.values_list("id", "parent_id"):
+    for team_id, parent_id, _manager_id in _team_rows() if rows is None else rows:
         children.setdefault(parent_id, []).append(team_id)
     return children
 
@@ -50,15 +55,16 @@ def _scope(user) -> dict:
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is not None:
         return cached
-    from keyfit.users.models import Team, ViewerGrant
+    from keyfit.users.models import ViewerGrant
 
     read_teams: set[int] = set()
     write_teams: set[int] = set()
     if user.role == Role.MANAGER:
-        managed = list(Team.objects.filter(manager=user).values_list("id", flat=True))
+        teams = _team_rows()
+        managed = [team_id for team_id, _parent_id, manager_id in teams if manager_id == user.pk]
         if user.team_id:
             managed.append(user.team_id)
-        read_teams = write_teams = team_subtree_ids(managed)
+        read_teams = write_teams = team_subtree_ids(managed, _team_tree(teams))
     elif user.role == Role.SDR and user.team_id:
         read_teams = {user.team_id}
     elif user.role == Role.VIEWER:

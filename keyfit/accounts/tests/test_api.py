@@ -179,3 +179,59 @@ def test_delete_of_a_referenced_account_is_a_conflict(org, api_client_for, monke
     assert response.json()["code"] == "in_use"
     assert Account.objects.filter(pk=account.pk).exists()
     assert not AuditEvent.objects.filter(action="delete").exists()
+
+
+def test_list_sends_exactly_what_the_schema_would(org, api_client_for, segment):
+    """The list serialises plain rows without validating them again; the body must be byte for byte the
+    one the declared PageOut[AccountOut] produces from the accounts (custom fields, money, owner, team,
+    parent, empty and set optional values, timestamps with microseconds), on every page and filter."""
+    import datetime
+    from decimal import Decimal
+
+    from ninja.responses import NinjaJSONEncoder
+
+    from keyfit.accounts.schemas import AccountOut
+    from keyfit.core.api_utils import PageOut
+
+    parent = AccountFactory(owner=org.kam, name="Group 集团", external_id="EXT-1", employees=12000)
+    AccountFactory(
+        owner=org.ae,
+        team=org.teams["east"],
+        parent=parent,
+        name="Alpha “引号” <b>",
+        legal_name="Alpha Ltd",
+        annual_revenue=Decimal("1234567.80"),
+        currency="USD",
+        country="US",
+        city="Austin",
+        tier="key",
+        lifecycle="customer",
+        custom_fields={"segment": "ent", "budget": "2500.00", "vip": True, "tags": ["a", "b"], "n": 3},
+    )
+    AccountFactory(owner=org.south_ae, team=None, name="Beta", annual_revenue=Decimal("0.00"), employees=0)
+    Account.objects.filter(name="Beta").update(created_at=datetime.datetime(2026, 1, 2, 3, 4, 5, 678901, datetime.UTC))
+    client = api_client_for(org.admin)
+
+    def expected(query, **filters):
+        accounts = list(Account.objects.filter(**filters).order_by("name", "id")[: query.get("limit", 50)])
+        page = {"items": accounts, "next_cursor": None}
+        return json.dumps(PageOut[AccountOut].model_validate(page).model_dump(), cls=NinjaJSONEncoder).encode()
+
+    response = client.get("/api/v1/accounts")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    assert response.content == expected({})
+    assert len(response.json()["items"]) == 3
+    item = response.json()["items"][0]
+    assert item["name"] == "Alpha “引号” <b>"
+    assert item["annual_revenue"] == "1234567.80"
+    assert item["parent_id"] == parent.pk
+    assert item["custom_fields"] == {"segment": "ent", "budget": "2500.00", "vip": True, "tags": ["a", "b"], "n": 3}
+    assert response.json()["items"][1]["created_at"] == "2026-01-02T03:04:05.678Z"
+    assert client.get("/api/v1/accounts?tier=key").content == expected({}, tier="key")
+    assert client.get("/api/v1/accounts?cf_segment=ent").content == expected({}, custom_fields__segment="ent")
+
+    first = client.get("/api/v1/accounts?limit=2").json()
+    assert [a["name"] for a in first["items"]] == ["Alpha “引号” <b>", "Beta"]
+    rest = client.get(f"/api/v1/accounts?limit=2&cursor={first['next_cursor']}")
+    assert rest.content == expected({}, name="Group 集团")

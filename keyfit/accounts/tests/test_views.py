@@ -272,3 +272,64 @@ def test_list_filter_choices_are_cached_and_follow_changes(org, django_assert_ma
     assert "Brand-new team" in client.get(url).content.decode()
     newcomer.delete()
     assert "Zhang Renamed" not in client.get(url).content.decode()
+
+
+def test_list_page_form_keeps_every_choice_language_and_token(org, segment):
+    """The list's form and toolbar are rendered once per language and filled per request: every value must
+    still be the request's own (escaped), per language, per role, with a working CSRF token."""
+    import re
+
+    from keyfit.core.models import SavedView
+
+    url = reverse("accounts:account_list")
+    SavedView.objects.create(user=org.admin, list_key="accounts", name="Key <deals>", query="tier=key")
+    admin = Client(enforce_csrf_checks=True)
+    admin.force_login(org.admin)
+    params = {
+        "q": 'a"<b',
+        "match": "contains",
+        "tier": "key",
+        "lifecycle": "customer",
+        "industry": "saas",
+        "country": "cn",
+        "owner": str(org.ae.pk),
+        "team": str(org.teams["east"].pk),
+        "cf_segment": "ent",
+    }
+    html = admin.get(url, params).content.decode()
+    assert 'name="q" value="a&quot;&lt;b"' in html
+    assert '<option value="contains" selected>' in html
+    assert '<option value="key" selected>Key</option>' in html
+    assert '<option value="customer" selected>' in html
+    assert '<option value="saas" selected>' in html
+    assert 'name="country" value="cn"' in html
+    assert f'<option value="{org.ae.pk}" selected>' in html
+    assert f'<option value="{org.teams["east"].pk}" selected>East</option>' in html
+    assert '<option value="ent" selected>Enterprise</option><option value="smb">' not in html
+    assert '<option value="smb">SMB</option><option value="ent" selected>Enterprise</option>' in html
+    assert html.count(" selected>") == 7  # match, tier, lifecycle, industry, owner, team, segment
+    assert '<a href="?tier=key">Key &lt;deals&gt;</a>' in html
+    assert 'name="query" value="q=a%22%3Cb&amp;match=contains&amp;tier=key' in html
+    assert "Custom fields" in html and "New account" in html
+    assert "\x00" not in html
+
+    tokens = set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html))
+    assert len(tokens) == 3  # log-out, delete-view and save-view forms, each masked anew
+    response = admin.post(
+        reverse("accounts:saved_view_save", args=["accounts"]),
+        {"name": "Mine", "query": "tier=strategic", "csrfmiddlewaretoken": tokens.pop()},
+    )
+    assert response.status_code == 302
+    html = admin.get(url).content.decode()
+    assert '<a href="?tier=strategic">Mine</a>' in html  # the saved views are re-read after a change
+    assert " selected>" not in html and 'name="q" value=""' in html
+
+    chinese = admin.get(url, {"tier": "key"}, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "名称开头为" in chinese and "新建客户" in chinese and "Name starts with" not in chinese
+    assert '<option value="key" selected>' in chinese
+    assert "Name starts with" in admin.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    viewer = _client(org.viewer).get(url).content.decode()
+    assert "New account" not in viewer and "Custom fields" not in viewer and "Mine" not in viewer
+    ae = _client(org.ae).get(url).content.decode()
+    assert "New account" in ae and "Custom fields" not in ae

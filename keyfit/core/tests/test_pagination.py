@@ -5,12 +5,23 @@ from keyfit.users.models import Team
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("order", [("name", "id"), ("-name", "-id"), ("-created_at", "-id")])
+@pytest.mark.parametrize(
+    "order",
+    [("name", "id"), ("-name", "-id"), ("-created_at", "-id"), ("created_at", "id"), ("-created_at", "id")],
+)
 def test_walking_every_page_returns_every_row_once_in_order(order):
+    """Same-direction orders use one row comparison, mixed ones the spelled-out form; ties on the leading
+    column (three teams share a timestamp with microseconds) continue by id either way."""
+    import datetime
+
     names = ["b", "a", "c", "a", "b", "d", "a", "e"]
     for i, name in enumerate(names):
         Team.objects.create(name=f"{name}-{i % 3}-{i}")
     Team.objects.create(name="b-0-dup-x")
+    tie = datetime.datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=datetime.UTC)
+    Team.objects.filter(pk__in=list(Team.objects.order_by("id").values_list("id", flat=True)[2:5])).update(
+        created_at=tie
+    )
     expected = list(Team.objects.order_by(*order).values_list("id", flat=True))
     seen, cursor = [], None
     while True:
