@@ -614,7 +614,9 @@ class _Text(NamedTuple):
 
     @classmethod
     def of(cls, raw: str) -> "_Text":
-        return cls(raw, raw.translate(_COPY_ESCAPES))
+        if "\\" in raw or "\t" in raw or "\n" in raw or "\r" in raw:  # rare; translate() is slow
+            return cls(raw, raw.translate(_COPY_ESCAPES))
+        return cls(raw, raw)
 
 
 class _Outcome:
