@@ -91,13 +91,43 @@ def _getter(field: str) -> Callable[[dict[str, Any]], Any]:
     return lambda row: row.get(field)
 
 
+_MEMO_LIMIT = 4096
+# only types whose equal values print alike (Decimal("1.0") == Decimal("1") but their texts differ)
+_MEMO_TYPES = (str, int, type(None))
+
+
+def _memoised(get: Callable[[dict[str, Any]], Any], test: Callable[[Any], bool]) -> Callable[[dict[str, Any]], bool]:
+    """`test(get(row))`, remembering the answer per value: routing a batch tests the same few values
+    (industries, regions, products) thousands of times. Keys carry the type (``True == 1``); other
+    values (lists, numbers with several spellings) are tested every time."""
+    memo: dict[tuple[type, Any], bool] = {}
+
+    def check(row: dict[str, Any]) -> bool:
+        got = get(row)
+        if got.__class__ not in _MEMO_TYPES:
+            return test(got)
+        key = (got.__class__, got)
+        answer = memo.get(key)
+        if answer is None:
+            answer = test(got)
+            if len(memo) < _MEMO_LIMIT:
+                memo[key] = answer
+        return answer
+
+    return check
+
+
 def compile_condition(cond: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
-    get = _getter(cond["field"])
+    return _memoised(_getter(cond["field"]), _value_test(cond))
+
+
+def _value_test(cond: dict[str, Any]) -> Callable[[Any], bool]:
+    """The condition as a test of the field's value."""
     op = cond["operator"]
     value = cond.get("value")
     if op == Operator.IS_SET:
         want = value is not False
-        return lambda row: (get(row) not in (None, "", [], {})) == want
+        return lambda got: (got not in (None, "", [], {})) == want
     if op in (Operator.GT, Operator.GTE, Operator.LT, Operator.LTE):
         bound = _number(value)
         compare = {
@@ -107,16 +137,15 @@ def compile_condition(cond: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
             Operator.LTE: lambda a: a <= bound,
         }[op]
 
-        def numeric(row: dict[str, Any]) -> bool:
-            number = _number(get(row))
+        def numeric(got: Any) -> bool:
+            number = _number(got)
             return number is not None and compare(number)
 
         return numeric
     if op == Operator.IN:
         options = {_text(v) for v in (value or [])}
 
-        def member(row: dict[str, Any]) -> bool:
-            got = get(row)
+        def member(got: Any) -> bool:
             if isinstance(got, list):
                 return any(_text(g) in options for g in got)
             return _text(got) in options
@@ -125,8 +154,7 @@ def compile_condition(cond: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
     if op == Operator.CONTAINS:
         needle = _text(value)
 
-        def contains(row: dict[str, Any]) -> bool:
-            got = get(row)
+        def contains(got: Any) -> bool:
             if isinstance(got, list):
                 return any(_text(g) == needle for g in got)
             return needle in _text(got)
@@ -135,14 +163,13 @@ def compile_condition(cond: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
     target = _text(value)
     target_num = _number(value)
 
-    def equals(row: dict[str, Any]) -> bool:
-        got = get(row)
+    def equals(got: Any) -> bool:
         if target_num is not None and not isinstance(got, str | bool) and _number(got) is not None:
             return _number(got) == target_num
         return _text(got) == target
 
     if op == Operator.NE:
-        return lambda row: not equals(row)
+        return lambda got: not equals(got)
     return equals
 
 

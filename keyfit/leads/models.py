@@ -455,7 +455,12 @@ class RoutingRule(models.Model):
 
 
 class RoutingDecision(models.Model):
-    """One routing decision with its inputs and a readable reason (append-only)."""
+    """One routing decision with its inputs and a readable reason (append-only).
+
+    Only the lead is a foreign-key constraint. The rule, team and users a decision names are history
+    (set to NULL by Django when one of them is deleted): a database constraint on each would cost four
+    checks per decision at commit — most of the commit of a routing batch, which logs one decision per lead.
+    """
 
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="decisions")
     at = models.DateTimeField(_("at"), default=timezone.now)
@@ -468,6 +473,7 @@ class RoutingDecision(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     team = models.ForeignKey(
         "users.Team",
@@ -477,6 +483,7 @@ class RoutingDecision(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     from_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -486,6 +493,7 @@ class RoutingDecision(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     to_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -495,6 +503,7 @@ class RoutingDecision(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -504,6 +513,7 @@ class RoutingDecision(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     reason = models.CharField(_("reason"), max_length=500)
     inputs = models.JSONField(_("inputs"), default=dict, blank=True)

@@ -17,10 +17,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from keyfit.leads.calendar import Calendar
@@ -71,6 +71,9 @@ class TeamState:
     today: datetime.date
     rr_position: int
     has_preferences: bool
+    # the members any strategy may still pick (not paused, quota left), in member order: kept up to date
+    # as quotas run out, so picking never re-tests every member
+    pool: list[MemberState] = field(default_factory=list)
     due: datetime.datetime | None = None
     changed: bool = False
 
@@ -100,7 +103,9 @@ class RouteResult:
 
 
 def _pick(team: TeamState, row: dict[str, Any], exclude_user: int | None) -> tuple[MemberState | None, bool]:
-    pool = [m for m in team.members if m.available() and m.user_id != exclude_user]
+    pool = team.pool
+    if exclude_user is not None:
+        pool = [m for m in pool if m.user_id != exclude_user]
     if not pool:
         return None, False
     preferred = False
@@ -149,14 +154,7 @@ def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -
     # teams come from the locked rows: no separate query for them)
     least_loaded = {t.id for t in teams if t.strategy == Strategy.LEAST_LOADED}
     least_loaded_users = {m.user_id for m in members if m.routing_team_id in least_loaded}
-    open_counts: dict[int, int] = {}
-    if least_loaded_users:
-        open_counts = dict(
-            Lead.objects.filter(owner_id__in=least_loaded_users, status__in=OPEN_STATUSES, merged_into__isnull=True)
-            .values("owner_id")
-            .annotate(n=Count("id"))
-            .values_list("owner_id", "n")
-        )
+    open_counts = _open_counts(least_loaded_users)
     calendars = {t.id: Calendar.from_model(t.calendar) for t in teams}
     todays = {t.id: calendars[t.id].local_date(now) for t in teams}
     oldest = min(todays.values()) - datetime.timedelta(days=29)
@@ -196,8 +194,37 @@ def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -
             today=today,
             rr_position=t.rr_position if -1 <= t.rr_position < max(len(ms), 1) else -1,
             has_preferences=any(m.prefers is not None for m in ms),
+            pool=[m for m in ms if m.available()],
         )
     return states
+
+
+def _open_counts(user_ids: set[int]) -> dict[int, int]:
+    """The open leads (new, screening, qualified; not merged) of each user, in one round trip.
+
+    Counted as all open leads by owner and status (an index-only scan of ``lead_queue_idx``) minus the
+    open ones among merged leads (the small partial index of merged leads): filtering on ``merged_into``
+    directly would visit every open lead's row.
+    """
+    if not user_ids:
+        return {}
+    users = sorted(user_ids)
+    statuses = [str(s) for s in OPEN_STATUSES]
+    owner_in = ", ".join(["%s"] * len(users))
+    status_in = ", ".join(["%s"] * len(statuses))
+    table = Lead._meta.db_table
+    sql = (  # only placeholders and the table name are formatted in
+        f"SELECT owner_id, COUNT(*) FROM {table} WHERE owner_id IN ({owner_in}) AND status IN ({status_in}) "  # noqa: S608
+        f"GROUP BY owner_id UNION ALL "
+        f"SELECT owner_id, -COUNT(*) FROM {table} WHERE merged_into_id IS NOT NULL AND owner_id IN ({owner_in}) "
+        f"AND status IN ({status_in}) GROUP BY owner_id"
+    )
+    counts: dict[int, int] = defaultdict(int)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*users, *statuses, *users, *statuses])
+        for owner_id, n in cursor.fetchall():
+            counts[owner_id] += n
+    return dict(counts)
 
 
 _ROW_FIELDS = {"id", "priority", "created_at", "owner_id", "team_id", "route_requested"}
@@ -231,14 +258,17 @@ def _fields_needed(rules: list[RoutingRule]) -> list[str]:
 
 
 def _reason(lead_id: int, d: dict[str, Any]) -> str:
+    return f"lead {lead_id}{_reason_tail(d)}"
+
+
+def _reason_tail(d: dict[str, Any]) -> str:
+    """The reason after "lead <id>" (the same for every lead given the same inputs)."""
     code = d["code"]
     if code == "no_rule":
-        return f"lead {lead_id}: no routing rule matched"
+        return ": no routing rule matched"
     if code == "no_member":
-        return (
-            f"lead {lead_id}: rule '{d['rule_name']}' → team {d['team_name']}; no member available (paused or at quota)"
-        )
-    text = f"lead {lead_id} → {d['member']}"
+        return f": rule '{d['rule_name']}' → team {d['team_name']}; no member available (paused or at quota)"
+    text = f" → {d['member']}"
     if d.get("rule_name"):
         text += f": rule '{d['rule_name']}'"
     else:
@@ -434,13 +464,14 @@ def _route_rows(
     else:
         team_ids = {r["routing_team_id"] for r in rows}
     teams = _load_teams(team_ids, seed=seed, now=now)
-    batch = uuid.uuid4().hex[:16]
     updates: list[tuple[int, int, int, datetime.datetime]] = []
     decisions: list[tuple] = []
-    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
     assigned_per_user: dict[int, int] = defaultdict(int)
-    kind = DecisionKind.SLA if sla else DecisionKind.AUTO
-    rows_pending = {row["id"]: row.get("route_requested", False) for row in rows}
+    kind_routed = str(DecisionKind.SLA if sla else DecisionKind.AUTO)
+    kind_unrouted = str(DecisionKind.UNROUTED)
+    outcomes: dict[tuple, _Outcome] = {}
+    unplaced: list[int] = []
+    written = result.written if keep else None
     for position, row in enumerate(rows):
         lead_id = row["id"]
         if sla:
@@ -449,89 +480,188 @@ def _route_rows(
         else:
             rule = matched[position]
             team = teams.get(rule.routing_team_id) if rule is not None else None
-        info: dict[str, Any] = {"priority": row.get("priority")}
         member = None
-        if team is None:
-            info["code"] = "no_rule"
+        preferred = False
+        excluded = row.get("owner_id") if sla else None
+        if team is not None:
+            member, preferred = _pick(team, row, excluded)
+            key = (rule.pk if rule else None, team.routing_team.pk, member.id if member else None, preferred)
         else:
-            info.update(
-                rule=rule.pk if rule else None,
-                rule_name=rule.name if rule else "",
-                team=team.routing_team.team_id,
-                team_name=team.routing_team.team.name,
-                strategy=team.strategy,
-            )
-            member, preferred = _pick(team, row, row.get("owner_id") if sla else None)
-            if member is None:
-                info["code"] = "no_member"
-            else:
-                member.got_today += 1
-                member.got_30 += 1
-                member.assigned_now += 1
-                member.open_count += 1
-                if team.strategy == Strategy.ROUND_ROBIN:
-                    team.rr_position = member.index
-                team.changed = True
-                if team.due is None:
-                    team.due = team.calendar.add_working_minutes(now, team.routing_team.sla_minutes)
-                info.update(code="assigned", member=member.name, member_id=member.user_id, preferred=preferred)
-                if member.max30 is not None:
-                    info.update(quota_left=member.remaining(), quota_day=member.day_quota)
-                if team.strategy == Strategy.LEAST_LOADED:
-                    info["open"] = member.open_count - 1
-                if sla:
-                    info["excluded"] = row.get("owner_id")
-                updates.append((lead_id, member.user_id, team.routing_team.team_id, team.due))
-                assigned_per_user[member.user_id] += 1
-                if keep:
-                    result.written[lead_id] = {
-                        "owner_id": member.user_id,
-                        "team_id": team.routing_team.team_id,
-                        "assigned_at": now,
-                        "sla_due_at": team.due,
-                        "sla_breached_at": None,
-                        "route_requested": False,
-                        "updated_at": now,
-                    }
+            key = ()
+        outcome = outcomes.get(key)
+        if outcome is None:
+            outcome = outcomes[key] = _Outcome(_static_inputs(rule, team, member, preferred))
+        quota_left = open_before = None
         if member is None:
             result.unrouted += 1
-        else:
-            result.routed += 1
-        reason = _reason(lead_id, info)
+            if row.get("route_requested"):
+                unplaced.append(lead_id)
+            if written is not None:
+                written[lead_id] = {"route_requested": False} if row.get("route_requested") else {}
+            decisions.append(
+                (
+                    lead_id,
+                    kind_unrouted,
+                    outcome.rule_id,
+                    outcome.team_id,
+                    excluded,
+                    None,
+                    outcome,
+                    row.get("priority"),
+                    None,
+                    None,
+                    None,
+                )
+            )
+            continue
+        result.routed += 1
+        member.got_today += 1
+        member.got_30 += 1
+        member.assigned_now += 1
+        member.open_count += 1
+        if member.max30 is not None:
+            quota_left = member.remaining()
+            if not quota_left:
+                team.pool.remove(member)
+        strategy = team.strategy
+        if strategy == Strategy.ROUND_ROBIN:
+            team.rr_position = member.index
+        elif strategy == Strategy.LEAST_LOADED:
+            open_before = member.open_count - 1
+        team.changed = True
+        if team.due is None:
+            team.due = team.calendar.add_working_minutes(now, team.routing_team.sla_minutes)
+        team_id = team.routing_team.team_id
+        updates.append((lead_id, member.user_id, team_id, team.due))
+        assigned_per_user[member.user_id] += 1
+        if written is not None:
+            written[lead_id] = {
+                "owner_id": member.user_id,
+                "team_id": team_id,
+                "assigned_at": now,
+                "sla_due_at": team.due,
+                "sla_breached_at": None,
+                "route_requested": False,
+                "updated_at": now,
+            }
         decisions.append(
             (
                 lead_id,
-                now,
-                kind if member is not None else DecisionKind.UNROUTED,
-                info.get("rule"),
-                info.get("team"),
-                row.get("owner_id") if sla else None,
-                member.user_id if member else None,
-                actor_id,
-                reason,
-                info,
-                seed,
-                batch,
+                kind_routed,
+                outcome.rule_id,
+                team_id,
+                excluded,
+                member.user_id,
+                outcome,
+                row.get("priority"),
+                quota_left,
+                open_before,
+                excluded,
             )
         )
     _write_assignments(updates, now=now)
-    unplaced = [d[0] for d in decisions if d[6] is None and rows_pending.get(d[0])]
     if unplaced:
         Lead.objects.filter(pk__in=unplaced).update(route_requested=False)
-    if keep:
-        for d in decisions:
-            if d[6] is None:
-                result.written[d[0]] = {"route_requested": False} if rows_pending.get(d[0]) else {}
     _write_loads(teams)
     _write_round_robin(teams)
-    _write_decisions(decisions)
+    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    _write_decisions(decisions, now=now, actor_id=actor_id, seed=seed, batch=uuid.uuid4().hex[:16])
     if keep:
         result.decisions.extend(
-            {"lead_id": d[0], "kind": str(d[2]), "owner_id": d[6], "team_id": d[4], "rule_id": d[3], "reason": d[8]}
+            {
+                "lead_id": d[0],
+                "kind": d[1],
+                "owner_id": d[5],
+                "team_id": d[3],
+                "rule_id": d[2],
+                "reason": f"lead {d[0]}{d[6].tail(d[8], d[9], d[10]).raw}",
+            }
             for d in decisions
         )
     if notify and assigned_per_user:
         _notify_assigned(assigned_per_user, updates, now=now, sla=sla)
+
+
+def _static_inputs(
+    rule: RoutingRule | None, team: TeamState | None, member: MemberState | None, preferred: bool
+) -> dict:
+    """The inputs of a decision that every lead sent the same way shares (`_Outcome`)."""
+    if team is None:
+        return {"code": "no_rule"}
+    info: dict[str, Any] = {
+        "rule": rule.pk if rule else None,
+        "rule_name": rule.name if rule else "",
+        "team": team.routing_team.team_id,
+        "team_name": team.routing_team.team.name,
+        "strategy": str(team.strategy),
+    }
+    if member is None:
+        info["code"] = "no_member"
+        return info
+    info.update(code="assigned", member=member.name, member_id=member.user_id, preferred=preferred)
+    if member.max30 is not None:
+        info["quota_day"] = member.day_quota
+    return info
+
+
+# COPY's text format: backslash, tab, newline and carriage return are escaped; \N is NULL
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+class _Text(NamedTuple):
+    raw: str
+    copy: str  # escaped for COPY
+
+    @classmethod
+    def of(cls, raw: str) -> "_Text":
+        if "\\" in raw or "\t" in raw or "\n" in raw or "\r" in raw:  # rare; translate() is slow
+            return cls(raw, raw.translate(_COPY_ESCAPES))
+        return cls(raw, raw)
+
+
+class _Outcome:
+    """What the decisions of every lead sent the same way (rule, team, member, preferred) share: the
+    static inputs, their JSON text, and the reasons (which differ only by quota left and open count).
+    The per-lead inputs (priority, quota left, open leads, excluded owner) are added to the JSON text."""
+
+    __slots__ = ("_tails", "head", "info", "rule_id", "team_id")
+
+    def __init__(self, info: dict[str, Any]):
+        self.info = info
+        self.rule_id = info.get("rule")
+        self.team_id = info.get("team")
+        self.head = _Text.of(json.dumps(info, separators=(",", ":"))[:-1])
+        self._tails: dict[tuple, _Text] = {}
+
+    def tail(self, quota_left: int | None, open_before: int | None, excluded: int | None) -> _Text:
+        key = (quota_left, open_before, excluded)
+        text = self._tails.get(key)
+        if text is None:
+            d = dict(self.info)
+            if quota_left is not None:
+                d["quota_left"] = quota_left
+            if open_before is not None:
+                d["open"] = open_before
+            if excluded is not None:
+                d["excluded"] = excluded
+            text = self._tails[key] = _Text.of(_reason_tail(d))
+        return text
+
+
+def _inputs_tail(priority: int | None, quota_left: int | None, open_before: int | None, excluded: int | None) -> str:
+    """The per-lead end of a decision's inputs JSON (after `_Outcome.head`); integers only."""
+    text = ',"priority":' + ("null" if priority is None else str(int(priority)))
+    if quota_left is not None:
+        text += f',"quota_left":{int(quota_left)}'
+    if open_before is not None:
+        text += f',"open":{int(open_before)}'
+    if excluded is not None:
+        text += f',"excluded":{int(excluded)}'
+    return text + "}"
+
+
+def _copy_value(value: Any) -> str:
+    return "\\N" if value is None else str(value)
 
 
 def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *, now: datetime.datetime) -> None:
@@ -544,9 +674,15 @@ def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *
                 "CREATE TEMPORARY TABLE IF NOT EXISTS leads_routing_batch "
                 "(id bigint PRIMARY KEY, owner_id bigint, team_id bigint, due timestamptz) ON COMMIT DELETE ROWS"
             )
+            dues: dict[datetime.datetime, str] = {}
+            lines = []
+            for lead_id, owner_id, team_id, due in updates:
+                due_text = dues.get(due)
+                if due_text is None:
+                    due_text = dues[due] = due.isoformat()
+                lines.append(f"{int(lead_id)}\t{int(owner_id)}\t{int(team_id)}\t{due_text}\n")
             with cursor.cursor.copy("COPY leads_routing_batch (id, owner_id, team_id, due) FROM STDIN") as copy:
-                for row in updates:
-                    copy.write_row(row)
+                copy.write("".join(lines))
             cursor.execute(
                 """UPDATE leads_lead AS l SET owner_id = v.owner_id, team_id = v.team_id, assigned_at = %s,
                    sla_due_at = v.due, sla_breached_at = NULL, route_requested = FALSE, updated_at = %s
@@ -599,18 +735,61 @@ _DECISION_COLUMNS = (
 )
 
 
-def _write_decisions(decisions: list[tuple]) -> None:
+def _write_decisions(
+    decisions: list[tuple], *, now: datetime.datetime, actor_id: int | None, seed: int, batch: str
+) -> None:
+    """Store the decisions built by `_route_rows`: (lead, kind, rule, team, from owner, to owner, outcome,
+    priority, quota left, open leads, excluded owner)."""
     if not decisions:
         return
     if connection.vendor == "postgresql" and len(decisions) > 200:
         table = RoutingDecision._meta.db_table
         columns = ", ".join(_DECISION_COLUMNS)
+        constant_end = f"\t{int(seed)}\t{batch.translate(_COPY_ESCAPES)}\n"
+        at = now.isoformat()
+        actor = _copy_value(actor_id)
+        lines = []
+        for (
+            lead_id,
+            kind,
+            rule_id,
+            team_id,
+            from_id,
+            to_id,
+            outcome,
+            priority,
+            left,
+            open_before,
+            excluded,
+        ) in decisions:
+            lines.append(
+                f"{int(lead_id)}\t{at}\t{kind}\t{_copy_value(rule_id)}\t{_copy_value(team_id)}\t"
+                f"{_copy_value(from_id)}\t{_copy_value(to_id)}\t{actor}\t"
+                f"lead {int(lead_id)}{outcome.tail(left, open_before, excluded).copy}\t"
+                f"{outcome.head.copy}{_inputs_tail(priority, left, open_before, excluded)}{constant_end}"
+            )
         with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for d in decisions:
-                copy.write_row((*d[:9], json.dumps(d[9], separators=(",", ":")), *d[10:]))
+            copy.write("".join(lines))
         return
     RoutingDecision.objects.bulk_create(
-        [RoutingDecision(**dict(zip(_DECISION_COLUMNS, d, strict=True))) for d in decisions], batch_size=2000
+        [
+            RoutingDecision(
+                lead_id=lead_id,
+                at=now,
+                kind=kind,
+                rule_id=rule_id,
+                team_id=team_id,
+                from_owner_id=from_id,
+                to_owner_id=to_id,
+                actor_id=actor_id,
+                reason=f"lead {lead_id}{outcome.tail(left, open_before, excluded).raw}",
+                inputs=json.loads(outcome.head.raw + _inputs_tail(priority, left, open_before, excluded)),
+                seed=seed,
+                batch=batch,
+            )
+            for lead_id, kind, rule_id, team_id, from_id, to_id, outcome, priority, left, open_before, excluded in decisions
+        ],
+        batch_size=2000,
     )
 
 

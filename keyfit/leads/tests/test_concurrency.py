@@ -130,3 +130,39 @@ def test_concurrent_producers_share_batches_and_place_each_lead_once():
     assert stored == seen  # what each caller got back is what was stored
     assert sum(owner is None for owner in stored.values()) == 8
     assert Lead.objects.filter(pk__in=seen, route_requested=True).count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_batch_decisions_written_by_copy_keep_names_with_special_characters():
+    """Large batches are COPYed as text: backslashes, tabs and quotes in names survive unchanged."""
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    team = RoutingTeamFactory(team=TeamFactory(name="Team\\East"), strategy="capacity")
+    user = UserFactory(role="sdr", full_name="Li\tWei \\ “李伟”")
+    RoutingMemberFactory(routing_team=team, user=user, position=0, max_per_30_days=9000)  # 300 a day
+    RoutingRuleFactory(routing_team=team, position=1, name="East\\China\n'SaaS'", conditions=[])
+    leads = Lead.objects.bulk_create([Lead(company_name=f"C{i}", priority=50) for i in range(301)])
+    result = route_leads(seed=3, now=NOW)
+    assert (result.routed, result.unrouted) == (300, 1)
+    first = RoutingDecision.objects.get(lead=leads[0])
+    assert first.reason == f"lead {leads[0].pk} → Li\tWei \\ “李伟”: rule 'East\\China\n'SaaS'', quota 299/300 left"
+    assert first.inputs == {
+        "priority": 50,
+        "rule": first.rule_id,
+        "rule_name": "East\\China\n'SaaS'",
+        "team": team.team_id,
+        "team_name": "Team\\East",
+        "strategy": "capacity",
+        "code": "assigned",
+        "member": "Li\tWei \\ “李伟”",
+        "member_id": user.pk,
+        "preferred": False,
+        "quota_day": 300,
+        "quota_left": 299,
+    }
+    last = RoutingDecision.objects.get(lead=leads[-1])
+    assert last.kind == "unrouted" and last.to_owner_id is None
+    assert last.reason == (
+        f"lead {leads[-1].pk}: rule 'East\\China\n'SaaS'' → team Team\\East; no member available (paused or at quota)"
+    )

@@ -234,3 +234,28 @@ def test_online_intake_routes_pending_leads_together_and_clears_the_flag(org):
     nowhere = lead_create(actor=org.admin, data={"email": "b@corp.cn", "region": "Tibet"}, route=True)
     assert nowhere.owner_id is None and not nowhere.route_requested
     assert RoutingDecision.objects.get(lead=nowhere).kind == "unrouted"
+
+
+@pytest.mark.django_db
+def test_online_intake_with_routing_query_budget(org):
+    """One lead taken in and routed (least-loaded team, so open leads are counted): a fixed number of
+    queries, whatever the number of members, rules or leads already owned."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from keyfit.leads.services import lead_create
+
+    rt, users, _ms = make_team(strategy="least_loaded", members=6)
+    RoutingRuleFactory(routing_team=rt, position=1, conditions=[{"field": "region", "operator": "eq", "value": "x"}])
+    RoutingRuleFactory(routing_team=rt, position=2, conditions=[])
+    for i, user in enumerate(users):
+        for _ in range(i):
+            LeadFactory(owner=user)
+    lead_create(actor=org.admin, data={"email": "warm@corp.cn"}, route=True)  # first-use lookups (content types)
+    with CaptureQueriesContext(connection) as queries:
+        lead = lead_create(actor=org.admin, data={"email": "a@corp.cn", "region": "Shanghai"}, route=True)
+    # the warm-up lead went to the member with no open lead; now the first two have one each
+    assert lead.owner_id in {users[0].pk, users[1].pk}
+    # intake: definitions, lead, audit event; routing: teams locked, waiting leads, rules, teams, members,
+    # open counts, quota counters, then the writes (lead, counter, decision, notification); savepoints
+    assert len(queries) <= 18, [q["sql"][:80] for q in queries]
