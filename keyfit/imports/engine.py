@@ -13,7 +13,6 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from itertools import islice, repeat
 from operator import itemgetter
 from pathlib import Path
@@ -29,7 +28,7 @@ from keyfit.core.errors import DomainError, ValidationFailed
 from keyfit.core.permissions import _scope, is_admin
 from keyfit.imports.mapping import Compiled, Rule, _norm
 
-BATCH_SIZE = 5000
+BATCH_SIZE = 10_000  # rows per transaction (the checkpoint of a resume)
 ERRORS_KEPT = 200
 _MEMO_LIMIT = 20_000
 _MISSING = object()
@@ -45,17 +44,21 @@ def _short(text: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-@dataclass(slots=True)
 class Row:
-    number: int
-    values: list[str]
-    data: dict[str, Any] = field(default_factory=dict)
-    custom: dict[str, Any] = field(default_factory=dict)
-    special: dict[str, str] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    key: Any = None
-    outcome: str = ""
-    precleaned: tuple | None = None  # the app's validation of the row as a new record, done ahead (preclean)
+    """One row of the file on its way through the engine."""
+
+    __slots__ = ("custom", "data", "errors", "key", "number", "outcome", "precleaned", "special", "values")
+
+    def __init__(self, number: int, values: list[str], data: dict[str, Any] | None = None) -> None:
+        self.number = number
+        self.values = values
+        self.data: dict[str, Any] = {} if data is None else data
+        self.custom: dict[str, Any] = {}
+        self.special: dict[str, str] = {}
+        self.errors: list[str] = []
+        self.key: Any = None
+        self.outcome = ""
+        self.precleaned: tuple | None = None  # the app's validation as a new record, done ahead (preclean)
 
 
 class Engine:
@@ -305,13 +308,14 @@ class Engine:
         column without placeholders is taken as it is.
         """
         ncols = self.ncols
-        rows = [Row(number, values) for number, values in items]
-        table = [v if len(v) >= ncols else [*v, *([""] * (ncols - len(v)))] for _n, v in items]
-        for row in rows:
-            if len(row.values) > ncols and any(v.strip() for v in row.values[ncols:]):
-                row.errors.append(_("row %(n)d: more values than the header has columns") % {"n": row.number})
+        lines = [values for _number, values in items]
+        if min(map(len, lines)) >= ncols:
+            table = lines
+        else:
+            table = [v if len(v) >= ncols else [*v, *([""] * (ncols - len(v)))] for v in lines]
         empty_values = self.c.empty_values
         full: list[tuple[str, list[Any]]] = []  # field columns that set a value on every row
+        partial: list[tuple[str, str, list]] = []  # the others: (store, name, outcome of each row)
         for plan in self.plans:
             rules, first, target, name, _empty, passthrough, simple, choices = plan
             if len(rules) == 1:
@@ -336,7 +340,18 @@ class Engine:
                 for values in table:
                     errors, value = self._joined(plan, [values[rule.index].strip() for rule in rules])
                     results.append(errors or self._settle(plan, value))
-            store = "data" if target == "field" else target
+            partial.append(("data" if target == "field" else target, name, list(results)))
+        if full:
+            names = [name for name, _values in full]
+            datas = [dict(zip(names, values, strict=True)) for values in zip(*(v for _n, v in full), strict=True)]
+            rows = [Row(number, values, data) for (number, values), data in zip(items, datas, strict=True)]
+        else:
+            rows = [Row(number, values) for number, values in items]
+        if max(map(len, lines)) > ncols:
+            for row in rows:
+                if len(row.values) > ncols and any(v.strip() for v in row.values[ncols:]):
+                    row.errors.append(_("row %(n)d: more values than the header has columns") % {"n": row.number})
+        for store, name, results in partial:
             for row, outcome in zip(rows, results, strict=True):
                 if type(outcome) is list:  # several columns, each with its error
                     row.errors.extend(self._message(row.number, column, message) for _e, column, message in outcome)
@@ -346,10 +361,6 @@ class Engine:
                     getattr(row, store)[name] = outcome[1]
                 elif code is _ERROR:
                     row.errors.append(self._message(row.number, outcome[1], outcome[2]))
-        if full:
-            names = [name for name, _values in full]
-            for row, values in zip(rows, zip(*(values for _name, values in full), strict=True), strict=True):
-                row.data.update(zip(names, values, strict=True))
         finish = self._finish
         normalize = self.kind.normalize and (self.cleaner is None or self.key_field != self.c.key)
         if self.c.constants or self.c.row_number_prefix is not None or self.c.currency or normalize:
@@ -611,6 +622,7 @@ class Engine:
         owner = f"{k.owner_field}_id" if k.owner_field and not self.c.route else None
         team = f"{k.team_field}_id" if owner and k.team_field else None
         normalized = bool(k.normalize) and self.key_field != self.c.key  # prepare() derived the keys
+        actor_id, team_id = self.actor.pk, self.actor.team_id
         ready: dict[int, tuple] = {}
         for row in rows:
             if row.errors:
@@ -622,9 +634,9 @@ class Engine:
                 continue
             if plain and not row.special:
                 if current is None and owner:
-                    data[owner] = self.actor.pk
+                    data[owner] = actor_id
                     if team:
-                        data[team] = self.actor.team_id
+                        data[team] = team_id
             else:
                 self._apply_specials(row, creating=current is None)
                 if row.errors:
@@ -683,12 +695,13 @@ class Engine:
         normalized = bool(k.normalize) and self.key_field != self.c.key
         todo = [row for row in rows if not row.errors and not row.special]
         inputs = []
+        actor_id, team_id = self.actor.pk, self.actor.team_id
         for row in todo:  # what _domain_clean_batch hands the cleaner for a new record
             data = dict(row.data)
             if owner:
-                data[owner] = self.actor.pk
+                data[owner] = actor_id
                 if team:
-                    data[team] = self.actor.team_id
+                    data[team] = team_id
             if normalized:
                 data.pop("email_normalized", None)
                 data.pop("phone_normalized", None)
