@@ -29,6 +29,9 @@ from keyfit.core.permissions import _scope, is_admin
 from keyfit.imports.mapping import Compiled, Rule, _norm
 
 BATCH_SIZE = 10_000  # rows per transaction (the checkpoint of a resume)
+# keys per look-up: PostgreSQL plans `= ANY` of 10,000 keys as a scan of the whole table, of 5,000 as an
+# index scan (EXPLAIN at 1,000,000 leads: 771 ms against 17 ms)
+LOOKUP_CHUNK = 5000
 ERRORS_KEPT = 200
 _MEMO_LIMIT = 20_000
 _MISSING = object()
@@ -753,8 +756,10 @@ class Engine:
         editable: set[int] = set()
         if seen:
             names = {self.key_field, "pk", *self.attnames}
-            for item in model.objects.filter(self._key_in(list(seen))).values(*names):
-                existing[item[self.key_field]] = item
+            keys = list(seen)
+            for start in range(0, len(keys), LOOKUP_CHUNK):
+                for item in model.objects.filter(self._key_in(keys[start : start + LOOKUP_CHUNK])).values(*names):
+                    existing[item[self.key_field]] = item
             if existing:
                 pks = [e["pk"] for e in existing.values()]
                 if is_admin(self.actor):
