@@ -35,6 +35,7 @@ class Kind:
     natural_keys: tuple[str, ...] = ("external_id",)
     slow_service: str = ""  # dotted path of the domain service for the slow path
     cleaner: str = ""  # dotted path of the app's own validation function: (data, existing=obj) -> values
+    batch_cleaner: str = ""  # the same rules for many rows at once: (rows, existing=[obj…]) -> [(values, errors)…]
     writable: str = ""  # dotted path of the set of field names the app's services accept
     extra_specials: tuple[str, ...] = ()  # e.g. "stage" (by code or name)
     prepare_rules: tuple[str, str] | None = None  # the app's (prepare(instance, fields), rules(instance))
@@ -162,6 +163,7 @@ KINDS: dict[str, Kind] = {
         natural_keys=("external_id", "email"),
         slow_service="keyfit.leads.services.lead_create",
         cleaner="keyfit.leads.services._clean",
+        batch_cleaner="keyfit.leads.services.clean_many",
         writable="keyfit.leads.services.WRITABLE",
     ),
     "opportunity": Kind(

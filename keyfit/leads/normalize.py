@@ -2,6 +2,7 @@
 
 import re
 from functools import lru_cache
+from itertools import repeat
 
 FREE_MAIL_DOMAINS = frozenset(
     {
@@ -39,6 +40,7 @@ FREE_MAIL_DOMAINS = frozenset(
 )
 
 _NON_DIGITS = re.compile(r"[^\d]")
+_CHINA_MOBILE = re.compile(r"1[0-9]{10}")  # 11 ASCII digits from 1: `+86` in front, nothing else changes
 
 
 def normalize_email(value: str | None) -> str:
@@ -64,7 +66,12 @@ def normalize_domain(value: str | None) -> str:
 
 def email_domain(email: str | None) -> str:
     email = normalize_email(email)
-    return normalize_domain(email) if "@" in email else ""
+    if "@" not in email:
+        return ""
+    # the part after the last "@" is all normalize_domain keeps, so its memo sees each domain once
+    # (unless that part starts with a space, which normalize_domain would not strip from it)
+    domain = email.rpartition("@")[2]
+    return normalize_domain(email if domain[:1].isspace() else domain)
 
 
 def normalize_phone(value: str | None) -> str:
@@ -91,3 +98,22 @@ def normalize_phone(value: str | None) -> str:
     if digits.startswith("0") and 10 <= len(digits) <= 12:
         return "+86" + digits[1:]
     return "+" + digits if len(digits) > 11 else digits
+
+
+def email_domains(emails: list[str | None]) -> list[str]:
+    """email_domain() of each e-mail address of a column."""
+    normalized = list(map(normalize_email, emails))
+    return [
+        (normalize_domain(email if domain[:1].isspace() else domain) if at else "")
+        for email, (_local, at, domain) in zip(normalized, map(str.rpartition, normalized, repeat("@")), strict=True)
+    ]
+
+
+def normalize_phones(values: list[str | None]) -> list[str]:
+    """normalize_phone() of each value of a column, with a fast path for plain China mobile numbers."""
+    if set(map(type, values)) <= {str}:
+        return [
+            "+86" + value if mobile else normalize_phone(value)
+            for value, mobile in zip(values, map(_CHINA_MOBILE.fullmatch, values), strict=True)
+        ]
+    return list(map(normalize_phone, values))

@@ -45,7 +45,13 @@ from keyfit.leads.models import (
     ScreeningPolicy,
     ValueThreshold,
 )
-from keyfit.leads.normalize import email_domain, normalize_domain, normalize_email, normalize_phone
+from keyfit.leads.normalize import (
+    email_domain,
+    email_domains,
+    normalize_domain,
+    normalize_email,
+    normalize_phones,
+)
 from keyfit.leads.permissions import editable_leads
 
 TEXT_FIELDS = {
@@ -105,6 +111,8 @@ _CHOICE_VALUES = (
 )
 _ALSO_ACCEPTED = frozenset({"website", "routing_seed"})
 _CENT = Decimal("0.01")
+_INVALID = object()  # an amount that is not one
+_ABSENT = object()  # a value the input does not set
 # A strict subset of what Django's EmailValidator accepts (ASCII dot-atom @ ASCII host names with a
 # letters-only TLD); anything else goes through the validator itself, so the rule stays Django's.
 _PLAIN_EMAIL = re.compile(
@@ -126,116 +134,278 @@ def _email_valid(value: str) -> bool:
 
 def _clean(data: dict[str, Any], *, existing: Lead | None = None, definitions=None) -> dict[str, Any]:
     """Validate lead input (API, forms, web forms and imports use this one function)."""
-    errors: dict[str, list[str]] = {}
-    out: dict[str, Any] = {}
-    for key in data:
-        if key not in WRITABLE and key not in _ALSO_ACCEPTED:
-            errors[key] = [_("Unknown field.")]
-    for name, max_length in TEXT_FIELDS.items():
-        if name in data:
-            value = data[name]
-            value = "" if value is None else (value if type(value) is str else str(value)).strip()
-            if len(value) > max_length:
-                errors[name] = [_("At most %(n)d characters.") % {"n": max_length}]
-            out[name] = value
-    if out.get("email") and not _email_valid(out["email"]):
-        errors["email"] = [_("Enter a valid e-mail address.")]
-    phone_normalized = normalize_phone(out["phone"]) if "phone" in out else ""
-    if "phone" in out and out["phone"] and len(phone_normalized.lstrip("+")) < 5:
-        errors["phone"] = [_("Enter a valid phone number.")]
-    for name, allowed in _CHOICE_VALUES:
-        if name in data:
-            if data[name] not in allowed:
-                errors[name] = [_("Select a valid choice.")]
-            else:
-                out[name] = data[name]
-    if "language" in data:
-        from django.conf import settings
-
-        if data["language"] not in dict(settings.LANGUAGES):
-            errors["language"] = [_("Select a valid choice.")]
-        else:
-            out["language"] = data["language"]
-    if "priority" in data:
-        try:
-            priority = int(data["priority"])
-            if not 0 <= priority <= 100:
-                raise ValueError
-            out["priority"] = priority
-        except (TypeError, ValueError):
-            errors["priority"] = [_("Enter a whole number from 0 to 100.")]
-    if "need_confirmed" in data:
-        out["need_confirmed"] = bool(data["need_confirmed"])
-    if "estimated_value" in data:
-        value = data["estimated_value"]
-        if value in (None, ""):
-            out["estimated_value"] = None
-        else:
-            try:
-                amount = value if type(value) is Decimal else Decimal(str(value))
-                if not amount.is_finite() or amount < 0:
-                    raise InvalidOperation
-                out["estimated_value"] = amount.quantize(_CENT)
-            except (InvalidOperation, ValueError):
-                errors["estimated_value"] = [_("Enter an amount of zero or more.")]
-    if "currency" in data:
-        code = str(data["currency"] or "").upper()
-        if not is_currency(code):
-            errors["currency"] = [_("Enter an ISO 4217 currency code.")]
-        out["currency"] = code
-    if "external_id" in data:
-        ext = (str(data["external_id"]).strip() if data["external_id"] is not None else "") or None
-        if ext and len(ext) > 100:
-            errors["external_id"] = [_("At most %(n)d characters.") % {"n": 100}]
-        out["external_id"] = ext
-    if "known_converted" in data:
-        out["known_converted"] = None if data["known_converted"] is None else bool(data["known_converted"])
-    if "known_closed_at" in data:
-        value = data["known_closed_at"]
-        if value in (None, ""):
-            out["known_closed_at"] = None
-        else:
-            moment = value if isinstance(value, datetime.datetime) else parse_datetime(str(value))
-            if moment is None:
-                errors["known_closed_at"] = [_("Enter a date and time.")]
-            else:
-                out["known_closed_at"] = moment if timezone.is_aware(moment) else timezone.make_aware(moment)
-    for name in ("owner_id", "team_id"):
-        if name in data:
-            out[name] = data[name] or None
-    if "custom_fields" in data:
-        try:
-            out["custom_fields"] = custom_fields_clean(
-                "lead",
-                data["custom_fields"] or {},
-                existing=existing.custom_fields if existing else None,
-                partial=existing is not None,
-                definitions=definitions,
-            )
-        except ValidationFailed as exc:
-            errors.update(exc.fields)
-    elif existing is None:
-        try:
-            out["custom_fields"] = custom_fields_clean("lead", {}, definitions=definitions)
-        except ValidationFailed as exc:
-            errors.update(exc.fields)
-    domain_input = data.get("company_domain") or data.get("website")
-    if domain_input is not None or "email" in out:
-        domain = normalize_domain(domain_input) if domain_input else ""
-        if not domain:
-            domain = email_domain(out.get("email") if "email" in out else (existing.email if existing else ""))
-        out["company_domain"] = domain
-    if existing is None and not (
-        out.get("email") or out.get("phone") or out.get("contact_name") or out.get("company_name")
-    ):
-        errors["__all__"] = [_("Give at least a name, a company, an e-mail address or a phone number.")]
+    out, errors = clean_many([data], existing=[existing], definitions=definitions)[0]
     if errors:
         raise ValidationFailed(fields=errors)
-    if "email" in out:
-        out["email_normalized"] = normalize_email(out["email"])
-    if "phone" in out:
-        out["phone_normalized"] = phone_normalized
     return out
+
+
+def _fail(errors: list[dict[str, list[str]] | None], j: int, name: str, message) -> None:
+    if errors[j] is None:
+        errors[j] = {}
+    errors[j][name] = [message]
+
+
+def _text_column(column: list[Any]) -> list[str]:
+    if set(map(type, column)) <= {str}:  # the usual case: strings, stripped in one pass
+        return list(map(str.strip, column))
+    return ["" if v is None else (v if type(v) is str else str(v)).strip() for v in column]
+
+
+def _convert_each(column: list[Any], convert) -> list[Any]:
+    """convert() of every value, once per distinct value: by value for strings, else by identity (the
+    import engine hands over one object per distinct cell)."""
+    if set(map(type, column)) <= {str, type(None)}:
+        seen = {v: convert(v) for v in set(column)}
+        return list(map(seen.__getitem__, column))
+    ids = list(map(id, column))
+    done = {i: convert(v) for i, v in dict(zip(ids, column, strict=True)).items()}
+    return list(map(done.__getitem__, ids))
+
+
+def _amount(value: Any) -> Any:
+    if value in (None, ""):
+        return None
+    try:
+        amount = value if type(value) is Decimal else Decimal(str(value))
+        if not amount.is_finite() or amount < 0:
+            raise InvalidOperation
+        return amount.quantize(_CENT)
+    except (InvalidOperation, ValueError):
+        return _INVALID
+
+
+def clean_many(
+    rows: list[dict[str, Any]], *, existing: list[Lead | None] | None = None, definitions=None
+) -> list[tuple[dict[str, Any] | None, dict[str, list[str]] | None]]:
+    """The rules of `_clean` for many inputs at once: (values, None) or (None, errors) per input, in order.
+
+    Inputs with the same fields are checked field by field over the whole group (one pass per field),
+    which is what makes large imports fast; the rules and messages are those of a single `_clean`.
+    """
+    existing = existing if existing is not None else [None] * len(rows)
+    results: list[Any] = [None] * len(rows)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, data in enumerate(rows):
+        groups.setdefault(tuple(data), []).append(index)
+    for keys, indexes in groups.items():
+        group = [rows[i] for i in indexes]
+        olds = [existing[i] for i in indexes]
+        if definitions is None and ("custom_fields" in keys or any(old is None for old in olds)):
+            definitions = custom_field_definitions("lead")
+        for i, result in zip(indexes, _clean_group(keys, group, olds, definitions), strict=True):
+            results[i] = result
+    return results
+
+
+def _clean_group(keys: tuple[str, ...], rows: list[dict[str, Any]], olds: list[Lead | None], definitions):
+    n = len(rows)
+    present = set(keys)
+    errors: list[dict[str, list[str]] | None] = [None] * n
+    out: dict[str, list[Any]] = {}
+
+    def column(name: str) -> list[Any]:
+        return [data[name] for data in rows]
+
+    for key in keys:
+        if key not in WRITABLE and key not in _ALSO_ACCEPTED:
+            for j in range(n):
+                _fail(errors, j, key, _("Unknown field."))
+    for name, max_length in TEXT_FIELDS.items():
+        if name in present:
+            values = _text_column(column(name))
+            if max(map(len, values)) > max_length:
+                for j, value in enumerate(values):
+                    if len(value) > max_length:
+                        _fail(errors, j, name, _("At most %(n)d characters.") % {"n": max_length})
+            out[name] = values
+    if "email" in out:
+        emails = out["email"]
+        matched = list(map(_PLAIN_EMAIL.fullmatch, emails))  # the fast rule of _email_valid, in one pass
+        if None in matched or max(map(len, emails)) > 320:
+            for j, value in enumerate(emails):
+                if value and (matched[j] is None or len(value) > 320) and not _email_valid(value):
+                    _fail(errors, j, "email", _("Enter a valid e-mail address."))
+    phones_normalized = None
+    if "phone" in out:
+        phones = out["phone"]
+        phones_normalized = normalize_phones(phones)
+        if min(map(len, phones_normalized)) < 6:  # at most one "+" and at least five digits each: all fine
+            for j, (value, normalized) in enumerate(zip(phones, phones_normalized, strict=True)):
+                if value and len(normalized.lstrip("+")) < 5:
+                    _fail(errors, j, "phone", _("Enter a valid phone number."))
+    for name, allowed in _CHOICE_VALUES:
+        if name in present:
+            values = column(name)
+            try:
+                all_allowed = set(values) <= allowed
+            except TypeError:  # an unhashable value is not a choice
+                all_allowed = False
+            if not all_allowed:
+                for j, value in enumerate(values):
+                    try:
+                        ok = value in allowed
+                    except TypeError:
+                        ok = False
+                    if not ok:
+                        _fail(errors, j, name, _("Select a valid choice."))
+            out[name] = values
+    if "language" in present:
+        from django.conf import settings
+
+        languages = dict(settings.LANGUAGES)
+        values = column("language")
+        for j, value in enumerate(values):
+            try:
+                ok = value in languages
+            except TypeError:
+                ok = False
+            if not ok:
+                _fail(errors, j, "language", _("Select a valid choice."))
+        out["language"] = values
+    if "priority" in present:
+        values = []
+        for j, value in enumerate(column("priority")):
+            try:
+                priority = int(value)
+                if not 0 <= priority <= 100:
+                    raise ValueError
+                values.append(priority)
+            except (TypeError, ValueError):
+                _fail(errors, j, "priority", _("Enter a whole number from 0 to 100."))
+                values.append(None)
+        out["priority"] = values
+    if "need_confirmed" in present:
+        out["need_confirmed"] = [bool(v) for v in column("need_confirmed")]
+    if "estimated_value" in present:
+        values = _convert_each(column("estimated_value"), _amount)
+        if _INVALID in values:
+            for j, value in enumerate(values):
+                if value is _INVALID:
+                    _fail(errors, j, "estimated_value", _("Enter an amount of zero or more."))
+        out["estimated_value"] = values
+    if "currency" in present:
+        values = [str(v or "").upper() for v in column("currency")]
+        for j, code in enumerate(values):
+            if not is_currency(code):
+                _fail(errors, j, "currency", _("Enter an ISO 4217 currency code."))
+        out["currency"] = values
+    if "external_id" in present:
+        values = column("external_id")
+        if set(map(type, values)) <= {str}:
+            values = [v or None for v in map(str.strip, values)]
+        else:
+            values = [(str(v).strip() if v is not None else "") or None for v in values]
+        if max((len(v) for v in values if v), default=0) > 100:
+            for j, value in enumerate(values):
+                if value and len(value) > 100:
+                    _fail(errors, j, "external_id", _("At most %(n)d characters.") % {"n": 100})
+        out["external_id"] = values
+    if "known_converted" in present:
+        out["known_converted"] = [None if v is None else bool(v) for v in column("known_converted")]
+    if "known_closed_at" in present:
+        values = []
+        for j, value in enumerate(column("known_closed_at")):
+            if value in (None, ""):
+                values.append(None)
+                continue
+            moment = value if isinstance(value, datetime.datetime) else parse_datetime(str(value))
+            if moment is None:
+                _fail(errors, j, "known_closed_at", _("Enter a date and time."))
+                values.append(None)
+            else:
+                values.append(moment if timezone.is_aware(moment) else timezone.make_aware(moment))
+        out["known_closed_at"] = values
+    for name in ("owner_id", "team_id"):
+        if name in present:
+            out[name] = [v or None for v in column(name)]
+    if olds.count(None) == n and not any(data.get("custom_fields") for data in rows):
+        # new leads without custom values (the usual import): one check serves them all
+        try:
+            empty = custom_fields_clean("lead", {}, definitions=definitions)
+            out["custom_fields"] = [dict(empty) for _j in range(n)]
+        except ValidationFailed as exc:
+            for j in range(n):
+                if errors[j] is None:
+                    errors[j] = {}
+                errors[j].update(exc.fields)
+            out["custom_fields"] = [_ABSENT] * n
+    elif "custom_fields" in present or None in olds:
+        values = []
+        new_empty: Any = None  # the result for "no values" on a new lead: the same for every such row
+        for j, (data, old) in enumerate(zip(rows, olds, strict=True)):
+            given = data.get("custom_fields")
+            try:
+                if "custom_fields" in data and (given or old is not None):
+                    values.append(
+                        custom_fields_clean(
+                            "lead",
+                            given or {},
+                            existing=old.custom_fields if old else None,
+                            partial=old is not None,
+                            definitions=definitions,
+                        )
+                    )
+                elif "custom_fields" in data or old is None:
+                    if new_empty is None:
+                        try:
+                            new_empty = custom_fields_clean("lead", {}, definitions=definitions)
+                        except ValidationFailed as exc:
+                            new_empty = exc
+                    if isinstance(new_empty, ValidationFailed):
+                        raise new_empty
+                    values.append(dict(new_empty))
+                else:
+                    values.append(_ABSENT)
+            except ValidationFailed as exc:
+                if errors[j] is None:
+                    errors[j] = {}
+                errors[j].update(exc.fields)
+                values.append(_ABSENT)
+        out["custom_fields"] = values
+    emails = out.get("email")
+    if "company_domain" not in present and "website" not in present and emails is not None:
+        out["company_domain"] = email_domains(emails)  # no domain given: the e-mail's
+    elif "company_domain" in present or "website" in present or emails is not None:
+        domains = []
+        for j, data in enumerate(rows):
+            domain_input = data.get("company_domain") or data.get("website")
+            if domain_input is None and emails is None:
+                domains.append(_ABSENT)
+                continue
+            domain = normalize_domain(domain_input) if domain_input else ""
+            if not domain:
+                old = olds[j]
+                domain = email_domain(emails[j] if emails is not None else (old.email if old else ""))
+            domains.append(domain)
+        out["company_domain"] = domains
+    blank = [""] * n
+    identities = [out.get(name, blank) for name in ("email", "phone", "contact_name", "company_name")]
+    needed = None in olds and not any(all(values) for values in identities)  # one column filled on every row
+    for j, (email, phone, name, company, old) in enumerate(zip(*identities, olds, strict=True) if needed else ()):
+        if old is None and not (email or phone or name or company):
+            if errors[j] is None:
+                errors[j] = {}
+            errors[j]["__all__"] = [_("Give at least a name, a company, an e-mail address or a phone number.")]
+    if emails is not None:
+        out["email_normalized"] = list(map(normalize_email, emails))
+    if phones_normalized is not None:
+        out["phone_normalized"] = phones_normalized
+    names = list(out)
+    results = []
+    maybe_absent = [name for name in ("custom_fields", "company_domain") if name in out and _ABSENT in out[name]]
+    if names and not maybe_absent and errors.count(None) == n:  # the usual case: every input is valid
+        return [(dict(zip(names, values, strict=True)), None) for values in zip(*out.values(), strict=True)]
+    for j, values in enumerate(zip(*out.values(), strict=True)) if names else enumerate([()] * n):
+        if errors[j]:
+            results.append((None, errors[j]))
+            continue
+        cleaned = dict(zip(names, values, strict=True))
+        for name in maybe_absent:
+            if cleaned[name] is _ABSENT:
+                del cleaned[name]
+        results.append((cleaned, None))
+    return results
 
 
 def _check_owner(actor, values: dict[str, Any]) -> None:

@@ -154,11 +154,11 @@ def test_resume_after_crash_does_not_duplicate(org, accounts, tmp_path, monkeypa
     original = engine.Engine.process
     calls = {"n": 0}
 
-    def crashing(self, batch):
+    def crashing(self, batch, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("worker killed")
-        return original(self, batch)
+        return original(self, batch, **kwargs)
 
     monkeypatch.setattr(engine.Engine, "process", crashing)
     from functools import partial
@@ -189,8 +189,8 @@ def test_cancel_stops_after_the_current_batch(org, accounts, tmp_path, monkeypat
     job = services.import_job_create(actor=org.ae, kind="contact", source_path=path, mapping=MAPPING)
     original = engine.Engine.process
 
-    def cancel_after_first(self, batch):
-        result = original(self, batch)
+    def cancel_after_first(self, batch, **kwargs):
+        result = original(self, batch, **kwargs)
         ImportJob.objects.filter(pk=job.pk).update(cancel_requested=True)
         return result
 

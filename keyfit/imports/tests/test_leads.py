@@ -156,3 +156,35 @@ def test_uci_bank_marketing_dry_run(org, tmp_path):
     assert lead.known_converted is False and lead.custom_fields["bank_age"] == "56"
     assert "bank_days_since_previous" not in lead.custom_fields  # 999 = never contacted
     assert "bank_default" not in Lead.objects.get(external_id="UCI-3").custom_fields  # "unknown"
+
+
+def test_leads_in_several_batches_end_as_in_one(org, tmp_path, monkeypatch):
+    """Batches are read and validated ahead while the previous one is written: nothing changes for it."""
+    from functools import partial
+
+    from keyfit.imports import engine
+    from keyfit.leads.models import Lead
+
+    rows = [["ID", "姓名", "公司", "邮箱", "手机", "来源", "预算"]]
+    for i in range(1, 12):
+        rows.append(
+            [f"B{i}", f"人{i}", "华东精密", f"p{i}@corp{i % 3}.example.cn", f"1380013800{i % 10}", "Select", "5"]
+        )
+    rows[4][3] = "bad"  # row 5: rejected
+    rows[6][0] = "B5"  # row 7: the key of row 6, in the same batch of three
+    rows[10][4] = "42"  # row 11: not a phone number
+    rows.append(["B1", "人1 changed", "华东精密", "p1@corp1.example.cn", "13800138001", "展会", "5"])  # row 13: update
+    monkeypatch.setattr(services, "run_rows", partial(engine.run_rows, batch_size=3))
+    job = run(org.ae, write(tmp_path / "batches.csv", rows), LEAD_MAPPING)
+    assert job.counts == {"rows": 12, "created": 8, "updated": 1, "unchanged": 0, "rejected": 3}
+    assert job.errors == [
+        "row 5, column 邮箱: Enter a valid e-mail address.",
+        "row 7: the same key “B5” is already in row 6 of this file",
+        "row 11, column 手机: Enter a valid phone number.",
+    ]
+    b1 = Lead.objects.get(external_id="B1")
+    assert (b1.contact_name, b1.source, b1.company_domain) == ("人1 changed", "event", "corp1.example.cn")
+    assert Lead.objects.filter(external_id__startswith="B").count() == 8
+    # again: B1 goes back to its first row's values in batch 1 and forward to row 13's in batch 4
+    again = run(org.ae, write(tmp_path / "batches2.csv", rows), LEAD_MAPPING)
+    assert again.counts == {"rows": 12, "created": 0, "updated": 2, "unchanged": 7, "rejected": 3}
