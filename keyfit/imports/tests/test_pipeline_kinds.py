@@ -228,3 +228,22 @@ def test_board_totals_follow_an_import_that_updates_amounts(org, accounts, tmp_p
     live = Opportunity.objects.aggregate(total=Sum("amount"))["total"]
     assert live == Decimal("2500")
     assert BoardSummary.objects.aggregate(total=Sum("amount"))["total"] == live
+
+
+def test_board_totals_follow_an_import_that_creates_opportunities(org, accounts, tmp_path):
+    from decimal import Decimal
+
+    from django.db.models import Sum
+
+    from keyfit.pipeline.models import BoardSummary
+
+    rows = [
+        OPP_HEADER,
+        ["O1", "ERP", "A1", "s3_guiding", "1000", "CNY", ""],
+        ["O2", "BI", "A1", "s4_value", "250", "CNY", ""],
+    ]
+    job = run(org.east_manager, "opportunity", write(tmp_path / "a.csv", rows), OPP_MAPPING)
+    assert job.counts["created"] == 2, job.errors
+    assert Opportunity.objects.aggregate(total=Sum("amount"))["total"] == Decimal("1250")
+    assert BoardSummary.objects.aggregate(total=Sum("amount"))["total"] == Decimal("1250")
+    assert BoardSummary.objects.aggregate(n=Sum("count"))["n"] == 2
