@@ -13,14 +13,12 @@ class PipelineConfig(AppConfig):
         from keyfit.pipeline import (
             gates,  # noqa: F401  (registers the seeded gate requirements)
             lookups,
-            reference,
             summary,
         )
         from keyfit.pipeline.account_panel import account_pipeline_panel
 
         summary.connect()
         lookups.connect()
-        reference.connect()
 
         register_account_panel("pipeline", account_pipeline_panel, order=10)
         register_nav(NavItem("pipeline", _("Pipeline"), "pipeline:board", order=30))

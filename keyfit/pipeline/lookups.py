@@ -1,9 +1,11 @@
-"""The small tables the board, the list and the API read on every request — stages, teams, lost reasons —
-as plain rows kept in each process, checked against a version token in the shared cache.
+"""The small tables the pipeline pages read on every request — stages, teams, lost reasons as plain rows
+for the board, the list and the API, and the detail page's reference data (keyfit.pipeline.reference) —
+kept in each process, checked against a version token in the shared cache.
 
 They change rarely and are the same for everyone. A process reads them once and keeps them with the token
 that was current; a request then reads only the token (one small cache read, no query) and reloads the
-rows when it changed (once per request: the rows checked are kept for the rest of the request). Saving or deleting a stage, team or lost reason sets a new token (signals below,
+rows when it changed (once per request: the rows checked are kept for the rest of the request). Saving or deleting a stage, team, lost reason, discovery question, the
+pipeline settings or a custom-field definition sets a new token (signals below,
 again after the commit, so that a process that reloaded meanwhile cannot keep the old rows), and the
 token expires after LOOKUPS_TTL seconds in any case (a bound for a missed signal, e.g. a queryset
 .update() or a rolled-back transaction).
@@ -69,7 +71,8 @@ def _load() -> dict:
 
 def lookups() -> dict:
     """{"stages": [StageRow, …] in funnel order (all, active or not), "stage_by_id", "stage_by_code",
-    "teams": [(id, name), …] by name, "lost_reasons": {id: code}} — shared by every request: read only."""
+    "teams": [(id, name), …] by name, "lost_reasons": {id: code}} (and, once the detail page asked for it,
+    "reference": keyfit.pipeline.reference.Lookups, kept under the same token) — shared by every request: read only."""
     global _memo
     checked = getattr(_request, "rows", None)
     if checked is not None and checked is not _UNCHECKED:
@@ -124,12 +127,13 @@ def forget_lookups(**kwargs) -> None:
 
 
 def connect() -> None:
-    from keyfit.pipeline.models import LostReason, Stage
+    from keyfit.core.models import CustomFieldDefinition
+    from keyfit.pipeline.models import LostReason, PipelineSettings, Question, Stage
     from keyfit.users.models import Team
 
     request_started.connect(_request_started, dispatch_uid="pipeline-lookups-request-started")
     request_finished.connect(_request_finished, dispatch_uid="pipeline-lookups-request-finished")
-    for model in (Stage, Team, LostReason):
+    for model in (Stage, Team, LostReason, Question, PipelineSettings, CustomFieldDefinition):
         uid = f"pipeline-lookups-{model.__name__}"
         post_save.connect(forget_lookups, sender=model, dispatch_uid=f"{uid}-save")
         post_delete.connect(forget_lookups, sender=model, dispatch_uid=f"{uid}-delete")
