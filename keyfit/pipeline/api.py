@@ -1,17 +1,14 @@
 """JSON API of the pipeline: opportunities (CRUD, moves through gates, history), activities, questions."""
 
 import datetime
-import json
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
-from ninja.responses import NinjaJSONEncoder
 
 from keyfit.accounts.permissions import visible_accounts, visible_contacts
-from keyfit.core.api_utils import ErrorOut, PageOut, actor, api_page
+from keyfit.core.api_utils import ErrorOut, PageOut, actor, api_page, page_response
 from keyfit.core.errors import PermissionDenied, field_error
 from keyfit.core.pagination import encode_cursor
 from keyfit.core.permissions import can_write
@@ -117,10 +114,6 @@ def opportunity_out_rows(rows) -> list[dict]:
     return out
 
 
-def _json(data) -> HttpResponse:
-    return HttpResponse(json.dumps(data, cls=NinjaJSONEncoder), content_type="application/json; charset=utf-8")
-
-
 @router.get("/opportunities", response=PageOut[OpportunityOut], summary="Opportunities (filters, cursor pages)")
 def opportunity_list(request, filters: Query[OpportunityFilters]):
     data = filters.dict()
@@ -146,9 +139,9 @@ def opportunity_list(request, filters: Query[OpportunityFilters]):
             items = first[:size]
             last = items[-1] if len(first) > size else None
             next_cursor = encode_cursor([getattr(last, f.lstrip("-")) for f in order]) if last else None
-            return _json({"items": opportunity_out_rows(items), "next_cursor": next_cursor})
+            return page_response(request, opportunity_out_rows(items), next_cursor)
     page = api_page(selectors.seekable(rows(), order=order, cursor=cursor), order=order, cursor=cursor, limit=limit)
-    return _json({"items": opportunity_out_rows(page["items"]), "next_cursor": page["next_cursor"]})
+    return page_response(request, opportunity_out_rows(page["items"]), page["next_cursor"])
 
 
 @router.post("/opportunities", response={201: OpportunityDetailOut, **ERRORS}, summary="Create an opportunity in S3")
