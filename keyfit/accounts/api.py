@@ -43,7 +43,7 @@ class ContactFilters(Schema):
 
 
 def _custom_query(request) -> dict[str, str]:
-    """``cf_<key>=<value>`` filters on single-choice and yes/no custom fields."""
+    """``cf_<key>=<value>`` filters on choice, multi-choice and yes/no custom fields."""
     return {k: v for k, v in request.GET.items() if k.startswith("cf_")}
 
 
@@ -61,7 +61,7 @@ ACCOUNT_OUT_VALUES = tuple(AccountOut.model_fields)
     response={200: PageOut[AccountOut], 422: ErrorOut},
     summary="List accounts (keyset pages)",
     description="Filters: q (name prefix, case-insensitive; match=contains searches a bounded window), tier, "
-    "lifecycle, industry, country, owner, team, cf_<key> for single-choice/yes-no custom fields. "
+    "lifecycle, industry, country, owner, team, cf_<key> for choice, multi-choice and yes-no custom fields. "
     "Pass next_cursor back as cursor for the next page.",
 )
 def accounts_list(request, filters: Query[AccountFilters]):

@@ -38,17 +38,22 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def _custom_filters(target: str, filters: dict[str, Any]) -> Q:
-    """``cf_<key>=<value>`` for single-choice and yes/no custom fields (JSON key lookups)."""
+    """``cf_<key>=<value>`` for choice, multi-choice and yes/no custom fields (JSON key lookups); a
+    multi-choice field matches when its values include ``value``."""
     wanted = {k[3:]: v for k, v in filters.items() if k.startswith("cf_") and v not in (None, "")}
     if not wanted:
         return Q()
     q = Q()
-    types = (CustomFieldDefinition.Type.CHOICE, CustomFieldDefinition.Type.BOOLEAN)
+    T = CustomFieldDefinition.Type
+    types = (T.CHOICE, T.MULTI_CHOICE, T.BOOLEAN)
     for d in CustomFieldDefinition.objects.filter(target=target, active=True, key__in=wanted, field_type__in=types):
         value = wanted[d.key]
-        if d.field_type == CustomFieldDefinition.Type.BOOLEAN:
-            value = str(value).lower() in {"1", "true", "yes", "on"}
-        q &= Q(**{f"custom_fields__{d.key}": value})
+        if d.field_type == T.BOOLEAN:
+            q &= Q(**{f"custom_fields__{d.key}": str(value).lower() in {"1", "true", "yes", "on"}})
+        elif d.field_type == T.MULTI_CHOICE:
+            q &= Q(**{f"custom_fields__{d.key}__has_choice": str(value)})
+        else:
+            q &= Q(**{f"custom_fields__{d.key}": value})
     return q
 
 

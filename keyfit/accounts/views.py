@@ -57,10 +57,10 @@ def domain_errors(view):
 
 
 def _choice_filters(target: str, definitions=None) -> list[dict]:
-    """Single-choice and yes/no custom fields offered as list filters."""
+    """Choice, multi-choice and yes/no custom fields offered as list filters."""
     rows = []
     for d in custom_field_definitions(target) if definitions is None else definitions:
-        if d.field_type == CustomFieldDefinition.Type.CHOICE:
+        if d.field_type in (CustomFieldDefinition.Type.CHOICE, CustomFieldDefinition.Type.MULTI_CHOICE):
 
             class _C:
                 pass

@@ -135,6 +135,37 @@ def test_custom_choice_filter(org, api_client_for, segment):
     assert names == ["E"]
 
 
+@pytest.fixture
+def regions(db):
+    return CustomFieldDefinition.objects.create(
+        target="account",
+        key="regions",
+        label_en="Regions served",
+        label_zh_hans="服务区域",
+        field_type="multi_choice",
+        choices=[{"value": v, "label_en": v.title()} for v in ("east", "north", "south")],
+    )
+
+
+def test_multi_choice_filter(org, api_client_for, regions):
+    AccountFactory(owner=org.ae, name="EN", custom_fields={"regions": ["east", "north"]})
+    AccountFactory(owner=org.ae, name="N", custom_fields={"regions": ["north"]})
+    AccountFactory(owner=org.ae, name="Old", custom_fields={"regions": "east"})  # stored before it was multi
+    AccountFactory(owner=org.ae, name="None", custom_fields={})
+    AccountFactory(owner=org.ae, name="Empty", custom_fields={"regions": []})
+    AccountFactory(owner=org.ae, name="Other key", custom_fields={"zone": ["east"]})
+    client = api_client_for(org.ae)
+
+    def names(query):
+        return [a["name"] for a in client.get(f"/api/v1/accounts?{query}").json()["items"]]
+
+    assert names("cf_regions=east") == ["EN", "Old"]
+    assert names("cf_regions=north") == ["EN", "N"]
+    assert names("cf_regions=south") == []
+    assert names("cf_regions=eas") == []  # whole values only, not substrings
+    assert len(names("")) == 6
+
+
 @pytest.mark.parametrize("limit", [10, 100])
 def test_list_query_budget(org, api_client_for, django_assert_max_num_queries, limit):
     for i in range(120):

@@ -333,3 +333,24 @@ def test_list_page_form_keeps_every_choice_language_and_token(org, segment):
     assert "New account" not in viewer and "Custom fields" not in viewer and "Mine" not in viewer
     ae = _client(org.ae).get(url).content.decode()
     assert "New account" in ae and "Custom fields" not in ae
+
+
+def test_multi_choice_custom_field_is_a_list_filter(org):
+    CustomFieldDefinition.objects.create(
+        target="account",
+        key="regions",
+        label_en="Regions served",
+        label_zh_hans="服务区域",
+        field_type="multi_choice",
+        choices=[
+            {"value": "east", "label_en": "East", "label_zh_hans": "华东"},
+            {"value": "north", "label_en": "North"},
+        ],
+    )
+    AccountFactory(owner=org.ae, name="Both", custom_fields={"regions": ["east", "north"]})
+    AccountFactory(owner=org.ae, name="North only", custom_fields={"regions": ["north"]})
+    client = _client(org.ae)
+    page = client.get(reverse("accounts:account_list")).content.decode()
+    assert 'name="cf_regions"' in page and '<option value="east"' in page
+    response = client.get(reverse("accounts:account_list"), {"cf_regions": "east"})
+    assert [a["name"] for a in response.context["page"].items] == ["Both"]
