@@ -16,11 +16,14 @@ class PipelineConfig(AppConfig):
             summary,
         )
         from keyfit.pipeline.account_panel import account_pipeline_panel
+        from keyfit.pipeline.follow_ups import follow_up_panel
+        from keyfit.pipeline.panels import register_opportunity_panel
 
         summary.connect()
         lookups.connect()
 
         register_account_panel("pipeline", account_pipeline_panel, order=10)
+        register_opportunity_panel("pipeline.follow_ups", follow_up_panel, order=50)
         register_nav(NavItem("pipeline", _("Pipeline"), "pipeline:board", order=30))
         register_nav(NavItem("opportunities", _("Opportunities"), "pipeline:list", order=31))
         register_nav(NavItem("my_activities", _("My activities"), "pipeline:my_activities", order=32))

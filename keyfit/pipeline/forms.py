@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from keyfit.accounts.choices import BuyingRole
 from keyfit.core.customfields import custom_form_fields, custom_values_from_form
 from keyfit.core.money import currency_choices, default_currency
-from keyfit.pipeline.choices import ActivityKind, Channel, ForecastCategory, RequirementWhen
+from keyfit.pipeline.choices import ActivityKind, Channel, ForecastCategory, PreviousLink, RequirementWhen
 from keyfit.pipeline.gates import requirement_choices
 from keyfit.pipeline.models import LostReason, PipelineSettings, Stage
 
@@ -21,17 +21,33 @@ class CustomFieldsMixin:
         return custom_values_from_form(self.cleaned_data)
 
 
+PREVIOUS_LINK_CHOICES = [("", "—"), *PreviousLink.choices]
+
+
 class OpportunityCreateForm(CustomFieldsMixin, forms.Form):
     name = forms.CharField(label=_("name"), max_length=200)
     account = forms.ModelChoiceField(label=_("account"), queryset=None)
     amount = forms.DecimalField(label=_("amount"), required=False, min_value=0, max_digits=18, decimal_places=2)
     currency = forms.ChoiceField(label=_("currency"), choices=currency_choices, initial=default_currency)
     expected_close_date = forms.DateField(label=_("expected close date"), required=False, widget=DATE)
+    # Set by the "start a renewal / expansion" buttons of an earlier deal (hidden: the page names that deal).
+    previous = forms.ModelChoiceField(queryset=None, required=False, widget=forms.HiddenInput)
+    previous_link = forms.ChoiceField(
+        label=_("link to previous"), choices=PREVIOUS_LINK_CHOICES, required=False, widget=forms.HiddenInput
+    )
 
-    def __init__(self, *args, accounts, **kwargs):
+    def __init__(self, *args, accounts, opportunities, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = accounts
+        self.fields["previous"].queryset = opportunities
         self.add_custom_fields()
+
+    def clean(self):
+        data = super().clean()
+        previous = data.get("previous")
+        if previous is not None and data.get("account") is not None and previous.account_id != data["account"].pk:
+            self.add_error("account", _("A renewal or expansion follows an opportunity of the same account."))
+        return data
 
 
 class OpportunityEditForm(CustomFieldsMixin, forms.Form):
@@ -51,6 +67,13 @@ class OpportunityEditForm(CustomFieldsMixin, forms.Form):
     )
     forecast_category = forms.ChoiceField(label=_("forecast category"), choices=ForecastCategory.choices)
     competitors = forms.CharField(label=_("competitors"), required=False, max_length=500)
+    previous = forms.ModelChoiceField(
+        label=_("previous opportunity"),
+        queryset=None,
+        required=False,
+        help_text=_("The earlier deal of this account that this one renews or expands."),
+    )
+    previous_link = forms.ChoiceField(label=_("link to previous"), choices=PREVIOUS_LINK_CHOICES, required=False)
     motivation = forms.CharField(label=_("motivation"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     need = forms.CharField(label=_("need"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     expectations = forms.CharField(label=_("expectations"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -68,10 +91,11 @@ class OpportunityEditForm(CustomFieldsMixin, forms.Form):
 
     MEDDPICC = ("metrics", "decision_process", "paper_process", "identified_pain")
 
-    def __init__(self, *args, opportunity, owners, teams, **kwargs):
+    def __init__(self, *args, opportunity, owners, teams, earlier_deals, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = owners
         self.fields["team"].queryset = teams
+        self.fields["previous"].queryset = earlier_deals
         if PipelineSettings.current().meddpicc_enabled:
             labels = {
                 "metrics": _("metrics"),
@@ -173,9 +197,11 @@ class ActivityForm(forms.Form):
     next_step_date = forms.DateField(label=_("next step date"), required=False, widget=DATE)
     done = forms.BooleanField(label=_("done"), required=False)
 
-    def __init__(self, *args, contacts, **kwargs):
+    def __init__(self, *args, contacts, with_version: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["contacts"].queryset = contacts
+        if with_version:  # editing: the version the editor read (a stale save answers with a conflict)
+            self.fields["version"] = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class RequirementForm(forms.Form):

@@ -115,10 +115,13 @@ def opportunity_create(
     source_lead_id: int | None = None,
     custom_fields: dict[str, Any] | None = None,
     external_id: str | None = None,
+    previous: Opportunity | None = None,
+    previous_link: str = "",
 ) -> Opportunity:
     """Create an opportunity in `stage_code` (S3 by default) with its first stage-history row.
 
-    `contacts` are Contact objects or ``(contact, role)`` pairs (role: a BuyingRole value).
+    `contacts` are Contact objects or ``(contact, role)`` pairs (role: a BuyingRole value). `previous` with
+    `previous_link` (renewal / expansion) makes it the follow-up of an earlier deal of the same account.
     """
     stage = stage_by_code(stage_code)
     if stage.kind != StageKind.OPEN:
@@ -141,7 +144,10 @@ def opportunity_create(
         forecast_category=stage.forecast_category,
         source_lead_id=source_lead_id,
         custom_fields=custom_fields_clean("opportunity", custom_fields),
+        previous=previous,
+        previous_link=previous_link or "",
     )
+    _check_previous(opportunity)
     _full_clean(opportunity, exclude=["previous", "champion"])
     opportunity.save()
     for item in contacts or ():
@@ -152,6 +158,31 @@ def opportunity_create(
     StageChange.objects.create(opportunity=opportunity, from_stage=None, to_stage=stage, actor=actor, at=now)
     audit_record(actor=actor, instance=opportunity, action=A.CREATE, after=snapshot(opportunity))
     return opportunity
+
+
+def _check_previous(opportunity: Opportunity) -> None:
+    """A renewal or expansion follows another deal of the same account, says which it is, and never
+    closes a loop (A follows B follows A)."""
+    previous = opportunity.previous
+    if previous is None:
+        if opportunity.previous_link:
+            raise field_error("previous", _("Choose the earlier opportunity this one renews or expands."))
+        return
+    if opportunity.pk and previous.pk == opportunity.pk:
+        raise field_error("previous", _("An opportunity cannot follow itself."))
+    if previous.account_id != opportunity.account_id:
+        raise field_error("previous", _("A renewal or expansion follows an opportunity of the same account."))
+    if not opportunity.previous_link:
+        raise field_error("previous_link", _("Say whether this is a renewal or an expansion."))
+    seen = {opportunity.pk}
+    link = previous
+    for _step in range(100):  # chains are short; the bound guards against a cycle written around the service
+        if link.pk in seen:
+            raise field_error("previous", _("That opportunity already follows this one."))
+        seen.add(link.pk)
+        if not link.previous_id:
+            break
+        link = Opportunity.objects.only("id", "previous_id").get(pk=link.previous_id)
 
 
 def _lock(opportunity: Opportunity | int) -> Opportunity:
@@ -186,8 +217,8 @@ def opportunity_update(*, actor, opportunity: Opportunity, version: int, data: d
         _check_currency(locked.currency)
     if locked.champion_id and locked.champion.account_id != locked.account_id:
         raise field_error("champion", _("The champion must be a contact of the opportunity's account."))
-    if locked.previous_id and locked.previous_id == locked.pk:
-        raise field_error("previous", _("An opportunity cannot follow itself."))
+    if "previous" in data or "previous_link" in data:
+        _check_previous(locked)
     _full_clean(locked)
     locked.version += 1
     locked.save()

@@ -220,6 +220,8 @@ class _Words:
     more: str
     nothing: str
     answer_use: str
+    edit: str
+    activity_url: str
 
 
 _words: dict[str, _Words] = {}
@@ -257,6 +259,8 @@ def _words_for_language() -> _Words:
             more=esc(_("More")),
             nothing=esc(_("Nothing recorded yet.")),
             answer_use=reverse("pipeline:answer_use", args=[0])[: -len("0/use/")],
+            edit=esc(_("Edit")),
+            activity_url=reverse("pipeline:activity_edit", args=[0])[: -len("0/edit/")],
         )
         _words[language] = words
     return words
@@ -331,9 +335,11 @@ class Renderer:
             _date(row[14]),
         )
         out = [
-            f'    <span class="badge ok">{esc(self.words.kinds.get(kind, kind))}</span> <strong>{esc(subject)}</strong>\n',
-            f"    · {esc(uname or uemail)}",
+            f'    <span class="badge ok">{esc(self.words.kinds.get(kind, kind))}</span> <strong>{esc(subject)}</strong>',
         ]
+        if self.editable:  # may edit the opportunity → may edit its activities (editable_activities)
+            out.append(f' <a class="muted" href="{self.words.activity_url}{int(row[2])}/edit/">{self.words.edit}</a>')
+        out += ["\n", f"    · {esc(uname or uemail)}"]
         if minutes:
             out.append(f" · {esc(self.words.minutes % {'m': minutes})}")
         out.append(f" · {esc(self.words.channels.get(channel, channel))}")

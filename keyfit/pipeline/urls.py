@@ -22,5 +22,7 @@ urlpatterns = [
     path("answers/<int:pk>/use/", views.answer_use, name="answer_use"),
     path("activities/mine/", views.my_activities, name="my_activities"),
     path("activities/<int:pk>/done/", views.activity_done, name="activity_done"),
+    path("activities/<int:pk>/edit/", views.activity_edit, name="activity_edit"),
+    path("activities/<int:pk>/delete/", views.activity_delete, name="activity_delete"),
     path("settings/gates/", views.gate_settings, name="gates"),
 ]

@@ -21,7 +21,7 @@ from keyfit.core.models import SavedView
 from keyfit.core.money import format_money
 from keyfit.core.permissions import can_write, is_admin
 from keyfit.pipeline import lookups, selectors, services
-from keyfit.pipeline.choices import MNE, ForecastCategory, StageKind
+from keyfit.pipeline.choices import MNE, ForecastCategory, PreviousLink, StageKind
 from keyfit.pipeline.forms import (
     ActivityForm,
     DealContactForm,
@@ -34,7 +34,13 @@ from keyfit.pipeline.forms import (
 )
 from keyfit.pipeline.gates import get_requirement
 from keyfit.pipeline.models import ActivityQuestion, PipelineSettings, Question, Stage, StageRequirement
-from keyfit.pipeline.permissions import access_opportunity, can_edit_opportunity, ensure_editable
+from keyfit.pipeline.permissions import (
+    access_activity,
+    access_opportunity,
+    can_edit_opportunity,
+    ensure_editable,
+    visible_opportunities,
+)
 from keyfit.users.models import Team, User
 
 LIST_KEY = "opportunities"
@@ -190,8 +196,28 @@ def opportunity_create(request):
     if not can_write(request.user):
         raise PermissionDenied()
     accounts = visible_accounts(request.user).order_by("name")
+    initial = {"account": request.GET.get("account")}
+    title = _("New opportunity")
+    earlier = None
+    follow = request.POST.get("previous") or request.GET.get("previous")
+    if follow:  # "start a renewal / expansion" of an earlier deal: same account, currency, link
+        earlier = visible_opportunities(request.user).select_related("account").filter(pk=_int(follow)).first()
+    if earlier is not None:
+        link = request.GET.get("link") if request.GET.get("link") in PreviousLink.values else PreviousLink.RENEWAL
+        initial.update(
+            account=earlier.account_id,
+            previous=earlier.pk,
+            previous_link=link,
+            currency=earlier.currency,
+            name=f"{earlier.name} · {PreviousLink(link).label}",
+            amount=earlier.amount,
+        )
+        title = _("%(link)s of %(name)s") % {"link": PreviousLink(link).label, "name": earlier.name}
     form = OpportunityCreateForm(
-        request.POST or None, accounts=accounts, initial={"account": request.GET.get("account")}
+        request.POST or None,
+        accounts=accounts,
+        opportunities=visible_opportunities(request.user),
+        initial=initial,
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -206,13 +232,22 @@ def opportunity_create(request):
                     currency=data["currency"],
                     expected_close_date=data["expected_close_date"],
                     custom_fields=form.custom_values(),
+                    previous=data["previous"],
+                    previous_link=data["previous_link"] if data["previous"] else "",
                 )
                 ensure_editable(request.user, opp)
         except ValidationFailed as exc:
             _apply_errors(form, exc)
         else:
             return redirect("pipeline:detail", pk=opp.pk)
-    return render(request, "pipeline/form.html", {"form": form, "title": _("New opportunity")})
+    return render(request, "pipeline/form.html", {"form": form, "title": title, "earlier": earlier})
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _options(choices, selected: str):
@@ -315,13 +350,17 @@ def opportunity_edit(request, pk):
     initial = {name: getattr(opp, name, None) for name in OpportunityEditForm.base_fields}
     initial.update({name: getattr(opp, name) for name in OpportunityEditForm.MEDDPICC})
     initial["version"] = opp.version
-    initial["owner"], initial["team"] = opp.owner_id, opp.team_id
+    initial["owner"], initial["team"], initial["previous"] = opp.owner_id, opp.team_id, opp.previous_id
     form = OpportunityEditForm(
         request.POST or None,
         opportunity=opp,
         initial=initial,
         owners=User.objects.filter(is_active=True).order_by("full_name", "email"),
         teams=Team.objects.order_by("name"),
+        earlier_deals=visible_opportunities(request.user)
+        .filter(account_id=opp.account_id)
+        .exclude(pk=opp.pk)
+        .order_by("-created_at", "-id"),
     )
     conflict = None
     if request.method == "POST" and form.is_valid():
@@ -555,8 +594,6 @@ def answer_use(request, pk):
 @require_POST
 @domain_errors
 def activity_done(request, pk):
-    from keyfit.pipeline.permissions import access_activity
-
     activity = access_activity(request.user, pk, write=True)
     try:
         services.activity_update(
@@ -565,6 +602,88 @@ def activity_done(request, pk):
     except Conflict:
         messages.error(request, _("Someone else changed this activity; reload and try again."))
     return redirect("pipeline:my_activities")
+
+
+def _activity_home(activity) -> str:
+    """Where an activity is shown: its opportunity's page, else its account's."""
+    if activity.opportunity_id:
+        return reverse("pipeline:detail", args=[activity.opportunity_id])
+    return reverse("accounts:account_detail", args=[activity.account_id])
+
+
+@login_required
+@domain_errors
+def activity_edit(request, pk):
+    """Correct a logged activity: its facts, participants and the questions asked with their answers.
+    The form carries the version it was read at; a stale save shows the current values and keeps the
+    editor's input (nothing is overwritten)."""
+    activity = access_activity(request.user, pk, write=True)
+    opp = activity.opportunity
+    contacts = visible_contacts(request.user).filter(account_id=activity.account_id).order_by("name")
+    initial = {name: getattr(activity, name) for name in ActivityForm.base_fields if name != "contacts"}
+    initial["contacts"] = list(activity.contacts.values_list("pk", flat=True))
+    initial["version"] = activity.version
+    form = ActivityForm(request.POST or None, contacts=contacts, initial=initial, with_version=True)
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        version = data.pop("version")
+        chosen = data.pop("contacts")
+        data["occurred_at"] = data["occurred_at"] or activity.occurred_at
+        try:
+            services.activity_update(
+                actor=request.user,
+                activity=activity,
+                version=version,
+                data=data,
+                contacts=chosen,
+                questions=_asked_from_post(request),
+            )
+        except Conflict as exc:
+            conflict = exc.extra.get("current")
+            form.add_error(None, exc.message)
+        except ValidationFailed as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Activity saved."))
+            return redirect(_activity_home(activity))
+    if request.method == "POST":
+        asked = {
+            int(q): {"answer": request.POST.get(f"answer_{q}", ""), "use_as": request.POST.get(f"use_as_{q}", "")}
+            for q in request.POST.getlist("asked")
+            if str(q).isdigit()
+        }
+    else:
+        asked = {a.question_id: {"answer": a.answer, "use_as": a.used_as} for a in activity.asked.all()}
+    questions = list(Question.objects.filter(active=True).order_by("position", "id"))
+    for question in questions:
+        question.asked = asked.get(question.pk)
+    return render(
+        request,
+        "pipeline/activity_form.html",
+        {
+            "form": form,
+            "opp": opp,
+            "activity": activity,
+            "questions": questions,
+            "mne_choices": MNE.choices,
+            "conflict": conflict,
+            "back_url": _activity_home(activity),
+        },
+    )
+
+
+@login_required
+@domain_errors
+def activity_delete(request, pk):
+    """GET asks for confirmation; POST deletes (audited) and returns to the opportunity or account."""
+    activity = access_activity(request.user, pk, write=True)
+    home = _activity_home(activity)
+    if request.method == "POST":
+        services.activity_delete(actor=request.user, activity=activity)
+        messages.success(request, _("Activity deleted."))
+        return redirect(home)
+    return render(request, "accounts/confirm_delete.html", {"object": activity, "cancel": home})
 
 
 @login_required
