@@ -155,6 +155,11 @@ def opportunity_create(request, payload: OpportunityIn):
     team = _team(payload.team_id) if payload.team_id else None
     contacts = _contacts(user, account, [c.contact_id for c in payload.contacts])
     by_id = {c.pk: c for c in contacts}
+    previous = None
+    if payload.previous_id:
+        previous = visible_opportunities(user).filter(pk=payload.previous_id).first()
+        if previous is None:
+            raise field_error("previous_id", _("Unknown opportunity."))
     with transaction.atomic():
         opp = services.opportunity_create(
             actor=user,
@@ -167,6 +172,8 @@ def opportunity_create(request, payload: OpportunityIn):
             expected_close_date=payload.expected_close_date,
             custom_fields=payload.custom_fields,
             external_id=payload.external_id,
+            previous=previous,
+            previous_link=payload.previous_link or "",
         )
         ensure_editable(user, opp)
         for item in payload.contacts:

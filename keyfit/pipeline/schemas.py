@@ -46,6 +46,8 @@ class OpportunityIn(Schema):
     contacts: list[DealContactIn] = []
     custom_fields: dict[str, Any] | None = None
     external_id: str | None = Field(None, max_length=100)
+    previous_id: int | None = Field(None, description="an earlier deal of the same account this one follows")
+    previous_link: str | None = Field(None, description="renewal or expansion (required with previous_id)")
 
 
 class OpportunityPatch(Schema):

@@ -266,3 +266,30 @@ def test_read_only_reader_sees_no_edit_links(org, make_opportunity):
     visit, _question = _visit(org, opp)
     page = client_for(org.viewer).get(reverse("pipeline:detail", args=[opp.pk])).content.decode()
     assert "Plant visit" in page and f"/pipeline/activities/{visit.pk}/edit/" not in page
+
+
+def test_api_creates_a_renewal_and_refuses_a_foreign_or_unnamed_link(org, make_opportunity, api_client_for):
+    import json
+
+    first = make_opportunity(org.ae, name="Year one")
+    other = make_opportunity(org.ae, name="Other")
+    client = api_client_for(org.ae)
+
+    def post(body):
+        return client.post("/api/v1/opportunities", json.dumps(body), content_type="application/json")
+
+    base = {"name": "Year two", "account_id": first.account_id}
+    created = post({**base, "previous_id": first.pk, "previous_link": "renewal"})
+    assert created.status_code == 201
+    assert (created.json()["previous_id"], created.json()["previous_link"]) == (first.pk, "renewal")
+    refused = post({**base, "account_id": other.account_id, "previous_id": first.pk, "previous_link": "renewal"})
+    assert refused.status_code == 422 and list(refused.json()["fields"]) == ["previous"]
+    assert list(post({**base, "previous_id": first.pk}).json()["fields"]) == ["previous_link"]
+    assert list(post({**base, "previous_id": first.pk, "previous_link": "upsell"}).json()["fields"]) == [
+        "previous_link"
+    ]
+    hidden = make_opportunity(org.south_ae)
+    assert list(post({**base, "previous_id": hidden.pk, "previous_link": "renewal"}).json()["fields"]) == [
+        "previous_id"
+    ]
+    assert Opportunity.objects.filter(name="Year two").count() == 1
