@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from keyfit.core.customfields import custom_field_definitions, custom_fields_clean
-from keyfit.core.errors import DomainError, ValidationFailed
+from keyfit.core.errors import DomainError, ValidationFailed, field_error
 from keyfit.core.permissions import _scope, is_admin
 from keyfit.imports.mapping import Compiled, Rule, _norm
 
@@ -478,6 +478,8 @@ class Engine:
                 row.errors.append(self._message(row.number, self._column_of("stage"), _("no such stage")))
             else:
                 row.data["stage_code"] = code
+        if "lost_reason" in k.extra_specials:
+            self._lost_reason_special(row)
         if k.account_field:
             ext, name = row.special.get("account_external_id"), row.special.get("account_name")
             account = None
@@ -557,16 +559,54 @@ class Engine:
 
             stages: dict[str, str] = {}
             self._stage_ids: dict[str, int] = {}
-            for pk, code, en, zh in (
+            self._stage_kinds: dict[str, str] = {}
+            for pk, code, en, zh, kind in (
                 apps.get_model("pipeline", "Stage")
                 .objects.filter(active=True)
-                .values_list("pk", "code", "name_en", "name_zh_hans")
+                .values_list("pk", "code", "name_en", "name_zh_hans", "kind")
             ):
                 self._stage_ids[code] = pk
+                self._stage_kinds[code] = kind
                 for label in (code, en, zh):
                     stages[_norm(label)] = code
             self._stages = stages
         return self._stages.get(_norm(text))
+
+    def _already_won(self, code: str, stage_id: int) -> bool:
+        """A won deal has moved on into customer success: "won" in a file means it is where it should be."""
+        if self._stage_kinds.get(code) != "won":
+            return False
+        kinds_by_id = {pk: self._stage_kinds[c] for c, pk in self._stage_ids.items()}
+        return kinds_by_id.get(stage_id) in ("won", "success")
+
+    def _lost_reason_special(self, row: Row) -> None:
+        """A lost deal's reason by code or name (English or Chinese). A reason the old system wrote in its own
+        words is kept as the lost note under the reason "other"; a lost deal without any reason gets "other"
+        too, so that closed history is not refused for a vocabulary it never had."""
+        text = row.special.get("lost_reason") or ""
+        code = row.data.get("stage_code")
+        if not text and not (code and self._stage_kinds.get(code) == "lost"):
+            return
+        if not hasattr(self, "_lost_reasons"):
+            from django.apps import apps
+
+            self._lost_reasons = {}
+            for rcode, en, zh in (
+                apps.get_model("pipeline", "LostReason")
+                .objects.filter(active=True)
+                .values_list("code", "name_en", "name_zh_hans")
+            ):
+                for label in (rcode, en, zh):
+                    self._lost_reasons[_norm(label)] = rcode
+        found = self._lost_reasons.get(_norm(text)) if text else None
+        if found is None:
+            found = "other" if "other" in self._lost_reasons.values() else None
+            if text and not row.data.get("lost_note"):
+                row.data["lost_note"] = text
+        if found is None:
+            row.errors.append(self._message(row.number, self._column_of("lost_reason"), _("no such lost reason")))
+        else:
+            row.data["lost_reason_code"] = found
 
     def _column_of(self, name: str) -> str:
         for rule in self.c.rules:
@@ -834,12 +874,15 @@ class Engine:
             changes = {
                 name: value
                 for name, value in row.data.items()
-                if self._attname(name) in current and current[self._attname(name)] != value
+                if self._attname(name) in current
+                and current[self._attname(name)] != value
+                and not (value is None and name in _DERIVED_WHEN_EMPTY)
             }
             if cf is not None and cf != (current.get("custom_fields") or {}):
                 changes["custom_fields"] = cf
             code = row.data.get("stage_code")
-            if code and "stage_id" in current and self._stage_ids.get(code) != current["stage_id"]:
+            moved = code and "stage_id" in current and self._stage_ids.get(code) != current["stage_id"]
+            if moved and not self._already_won(code, current["stage_id"]):
                 changes["stage_code"] = code  # moved through the pipeline's service (history, gates)
             if not changes:
                 row.outcome = "unchanged"
@@ -961,10 +1004,14 @@ class Engine:
         kept = []
         for row, changes in updates:
             code = changes.pop("stage_code", None)
+            lost_reason = row.data.get("lost_reason_code")
+            changes.pop("lost_reason_code", None)
             if code:
                 try:
                     with transaction.atomic():
-                        opportunity_move(actor=self.actor, opportunity=changes["pk"], stage_code=code)
+                        opportunity_move(
+                            actor=self.actor, opportunity=changes["pk"], stage_code=code, lost_reason=lost_reason
+                        )
                 except DomainError as exc:
                     row.outcome = "rejected"
                     messages = [m for ms in exc.fields.values() for m in ms] or [str(exc.message)]
@@ -1014,9 +1061,40 @@ class Engine:
                 )
 
     def _opportunity_create(self, service, data: dict[str, Any]) -> None:
+        code = data.get("stage_code")
+        if code and self._stage_kinds.get(code) in ("won", "lost", "success"):
+            self._opportunity_create_closed(data)
+            return
+        if data.get("won_on") or data.get("lost_on"):
+            raise field_error("won_on" if data.get("won_on") else "lost_on", _("only a won or lost deal has this date"))
+        data.pop("lost_reason_code", None)
+        data.pop("won_on", None)
+        data.pop("lost_on", None)
         extra = {k: v for k, v in data.items() if k not in _OPPORTUNITY_ARGS | {"account_id", "owner_id", "team_id"}}
         opportunity = service(actor=self.actor, **_opportunity_args(data))
         if extra:  # fields the create service does not take (e.g. notes) are set on the new record
+            for name, value in extra.items():
+                setattr(opportunity, name, value)
+            opportunity.save(update_fields=list(extra))
+
+    def _opportunity_create_closed(self, data: dict[str, Any]) -> None:
+        """A deal already won or lost in the system the file comes from (its history, recorded as closed)."""
+        from keyfit.pipeline.services import opportunity_create_closed
+
+        args = _opportunity_args(data)
+        for name in ("won_on", "lost_on", "lost_note"):
+            if data.get(name):
+                args[name] = data[name]
+        args["lost_reason"] = data.get("lost_reason_code")
+        extra = {
+            k: v
+            for k, v in data.items()
+            if k
+            not in _OPPORTUNITY_ARGS
+            | {"account_id", "owner_id", "team_id", "won_on", "lost_on", "lost_note", "lost_reason_code"}
+        }
+        opportunity = opportunity_create_closed(actor=self.actor, **args)
+        if extra:
             for name, value in extra.items():
                 setattr(opportunity, name, value)
             opportunity.save(update_fields=list(extra))
@@ -1083,6 +1161,9 @@ class Engine:
                 row.errors.append(_("row %(n)d: %(m)s") % {"n": row.number, "m": "; ".join(messages)})
 
 
+# Set by the services when a file leaves them empty (a closed deal's date comes from its close date): an
+# empty cell keeps them as they are.
+_DERIVED_WHEN_EMPTY = frozenset({"won_on", "lost_on"})
 _OPPORTUNITY_ARGS = {"name", "amount", "currency", "expected_close_date", "stage_code", "custom_fields", "external_id"}
 
 

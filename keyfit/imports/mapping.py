@@ -236,6 +236,37 @@ _SF_INDUSTRY = {
     "Other": "other",
 }
 
+# The default sales stages of the two systems, by label (and HubSpot's internal ids), onto keyfit's steps:
+# discovery and qualification are S3 (guiding expectations), proposal and negotiation S4 (creating value).
+SALESFORCE_STAGES = {
+    "Prospecting": "s3_guiding",
+    "Qualification": "s3_guiding",
+    "Needs Analysis": "s3_guiding",
+    "Value Proposition": "s4_value",
+    "Id. Decision Makers": "s4_value",
+    "Perception Analysis": "s4_value",
+    "Proposal/Price Quote": "s4_value",
+    "Negotiation/Review": "s4_value",
+    "Closed Won": "won",
+    "Closed Lost": "lost",
+}
+HUBSPOT_STAGES = {
+    "Appointment Scheduled": "s3_guiding",
+    "appointmentscheduled": "s3_guiding",
+    "Qualified To Buy": "s3_guiding",
+    "qualifiedtobuy": "s3_guiding",
+    "Presentation Scheduled": "s4_value",
+    "presentationscheduled": "s4_value",
+    "Decision Maker Bought-In": "s4_value",
+    "decisionmakerboughtin": "s4_value",
+    "Contract Sent": "s4_value",
+    "contractsent": "s4_value",
+    "Closed Won": "won",
+    "closedwon": "won",
+    "Closed Lost": "lost",
+    "closedlost": "lost",
+}
+
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "salesforce": {
         "account": {
@@ -282,10 +313,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "Opportunity Name": "name",
             "Account ID": "account_external_id",
             "Account Name": "account_name",
-            "Stage": "stage",
+            "Stage": {"field": "stage", "values": SALESFORCE_STAGES},
             "Amount": "amount",
             "Opportunity Currency": "currency",
-            "Close Date": "close_date",
+            "Close Date": "expected_close_date",
+            "Loss Reason": "lost_reason",
             "Owner Email": "owner_email",
         },
     },
@@ -327,9 +359,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "opportunity": {
             "Record ID": "external_id",
             "Deal Name": "name",
-            "Deal Stage": "stage",
+            "Deal Stage": {"field": "stage", "values": HUBSPOT_STAGES},
             "Amount": "amount",
-            "Close Date": "close_date",
+            "Close Date": "expected_close_date",
+            "Closed Lost Reason": "lost_reason",
             "Deal owner": "owner_email",
             "Associated Company": "account_name",
         },

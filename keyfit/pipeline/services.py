@@ -16,6 +16,7 @@ from keyfit.core.errors import Conflict, PermissionDenied, ValidationFailed, fie
 from keyfit.core.models import AuditEvent
 from keyfit.core.money import is_currency
 from keyfit.core.permissions import is_admin
+from keyfit.core.roles import Role
 from keyfit.pipeline import gates
 from keyfit.pipeline.choices import MNE, RequirementWhen, StageKind
 from keyfit.pipeline.models import (
@@ -157,6 +158,106 @@ def opportunity_create(
         OpportunityContact.objects.get_or_create(opportunity=opportunity, contact=contact, defaults={"role": role})
     StageChange.objects.create(opportunity=opportunity, from_stage=None, to_stage=stage, actor=actor, at=now)
     audit_record(actor=actor, instance=opportunity, action=A.CREATE, after=snapshot(opportunity))
+    return opportunity
+
+
+@transaction.atomic
+def opportunity_create_closed(
+    *,
+    actor,
+    account,
+    name: str,
+    owner,
+    stage_code: str,
+    team=None,
+    amount: Decimal | None = None,
+    currency: str = "CNY",
+    expected_close_date: datetime.date | None = None,
+    won_on: datetime.date | None = None,
+    lost_on: datetime.date | None = None,
+    lost_reason: LostReason | str | None = None,
+    lost_note: str = "",
+    custom_fields: dict[str, Any] | None = None,
+    external_id: str | None = None,
+) -> Opportunity:
+    """Record a deal that was already won or lost before it came into keyfit (imports of a CRM's history).
+
+    The stage gates judged the live pipeline, not this history, so they are not applied; instead only an
+    administrator or a manager may record closed deals, and every history row says it was recorded as
+    closed (``override`` with the reason). The history is what a live close leaves: ``won`` (and on into
+    the customer-success stage named, or the first one), or ``lost`` with its reason, dated on the close
+    date (``won_on`` / ``lost_on``, else ``expected_close_date``, else today). A won deal makes its account
+    a customer. No contract is made up: import the contracts themselves (kind ``contract``) to keep
+    retention figures true.
+    """
+    if not (is_admin(actor) or getattr(actor, "role", None) == Role.MANAGER):
+        raise PermissionDenied(_("Only an administrator or a manager may record closed opportunities."))
+    stage = stage_by_code(stage_code)
+    if stage.kind not in (StageKind.WON, StageKind.LOST, StageKind.SUCCESS):
+        raise field_error("stage", _("Choose a won, lost or customer-success stage."))
+    _check_currency(currency)
+    _check_external_id(Opportunity, external_id)
+    reason_obj = None
+    if stage.kind == StageKind.LOST:
+        if isinstance(lost_reason, LostReason):
+            reason_obj = lost_reason
+        elif lost_reason:
+            reason_obj = LostReason.objects.filter(code=lost_reason, active=True).first()
+        if reason_obj is None:
+            raise field_error("lost_reason", _("Choose why the opportunity was lost."))
+    closed_on = (lost_on if stage.kind == StageKind.LOST else won_on) or expected_close_date or timezone.localdate()
+    at = timezone.make_aware(datetime.datetime.combine(closed_on, datetime.time(12)))
+    if at > timezone.now():
+        raise field_error(
+            "lost_on" if stage.kind == StageKind.LOST else "won_on", _("A close date cannot be in the future.")
+        )
+    path = [stage]
+    if stage.kind == StageKind.SUCCESS:
+        path = [Stage.objects.filter(kind=StageKind.WON).order_by("position", "id").first(), stage]
+    elif stage.kind == StageKind.WON:
+        onboarding = Stage.objects.filter(kind=StageKind.SUCCESS, active=True).order_by("position", "id").first()
+        path = [stage, onboarding] if onboarding is not None else [stage]
+    last = path[-1]
+    opportunity = Opportunity(
+        external_id=external_id or None,
+        name=(name or "").strip(),
+        account=account,
+        owner=owner,
+        team=team if team is not None else getattr(owner, "team", None),
+        amount=amount,
+        currency=currency,
+        expected_close_date=expected_close_date or closed_on,
+        stage=last,
+        stage_entered_at=at,
+        computed_probability=last.default_probability,
+        forecast_category=last.forecast_category,
+        won_on=closed_on if stage.kind != StageKind.LOST else None,
+        lost_on=closed_on if stage.kind == StageKind.LOST else None,
+        lost_reason=reason_obj,
+        lost_note=(lost_note or "").strip(),
+        custom_fields=custom_fields_clean("opportunity", custom_fields),
+    )
+    _full_clean(opportunity, exclude=["previous", "champion"])
+    opportunity.save()
+    note = _("Recorded as closed (imported history); the stage gates were not applied.")
+    previous = None
+    for step in path:
+        StageChange.objects.create(
+            opportunity=opportunity,
+            from_stage=previous,
+            to_stage=step,
+            actor=actor,
+            at=at,
+            seconds_in_previous=0 if previous is not None else None,
+            reason=note,
+            override=True,
+        )
+        previous = step
+    if stage.kind != StageKind.LOST:
+        _account_becomes_customer(actor=actor, account=account)
+    audit_record(
+        actor=actor, instance=opportunity, action=A.CREATE, verb="recorded_closed", after=snapshot(opportunity)
+    )
     return opportunity
 
 
