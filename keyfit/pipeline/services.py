@@ -130,21 +130,19 @@ def opportunity_create(
     _check_currency(currency)
     _check_external_id(Opportunity, external_id)
     now = timezone.now()
-    opportunity = Opportunity(
-        external_id=external_id or None,
-        name=(name or "").strip(),
+    opportunity = _new_opportunity(
+        external_id=external_id,
+        name=name,
         account=account,
         owner=owner,
-        team=team if team is not None else getattr(owner, "team", None),
+        team=team,
         amount=amount,
         currency=currency,
-        expected_close_date=expected_close_date,
         stage=stage,
-        stage_entered_at=now,
-        computed_probability=stage.default_probability,
-        forecast_category=stage.forecast_category,
+        at=now,
+        custom_fields=custom_fields,
+        expected_close_date=expected_close_date,
         source_lead_id=source_lead_id,
-        custom_fields=custom_fields_clean("opportunity", custom_fields),
         previous=previous,
         previous_link=previous_link or "",
     )
@@ -159,6 +157,27 @@ def opportunity_create(
     StageChange.objects.create(opportunity=opportunity, from_stage=None, to_stage=stage, actor=actor, at=now)
     audit_record(actor=actor, instance=opportunity, action=A.CREATE, after=snapshot(opportunity))
     return opportunity
+
+
+def _new_opportunity(
+    *, external_id, name, account, owner, team, amount, currency, stage: Stage, at, custom_fields, **fields
+) -> Opportunity:
+    """An unsaved opportunity that entered `stage` at `at`, with the stage's probability and forecast."""
+    return Opportunity(
+        external_id=external_id or None,
+        name=(name or "").strip(),
+        account=account,
+        owner=owner,
+        team=team if team is not None else getattr(owner, "team", None),
+        amount=amount,
+        currency=currency,
+        stage=stage,
+        stage_entered_at=at,
+        computed_probability=stage.default_probability,
+        forecast_category=stage.forecast_category,
+        custom_fields=custom_fields_clean("opportunity", custom_fields),
+        **fields,
+    )
 
 
 @transaction.atomic
@@ -218,24 +237,22 @@ def opportunity_create_closed(
         onboarding = Stage.objects.filter(kind=StageKind.SUCCESS, active=True).order_by("position", "id").first()
         path = [stage, onboarding] if onboarding is not None else [stage]
     last = path[-1]
-    opportunity = Opportunity(
-        external_id=external_id or None,
-        name=(name or "").strip(),
+    opportunity = _new_opportunity(
+        external_id=external_id,
+        name=name,
         account=account,
         owner=owner,
-        team=team if team is not None else getattr(owner, "team", None),
+        team=team,
         amount=amount,
         currency=currency,
-        expected_close_date=expected_close_date or closed_on,
         stage=last,
-        stage_entered_at=at,
-        computed_probability=last.default_probability,
-        forecast_category=last.forecast_category,
+        at=at,
+        custom_fields=custom_fields,
+        expected_close_date=expected_close_date or closed_on,
         won_on=closed_on if stage.kind != StageKind.LOST else None,
         lost_on=closed_on if stage.kind == StageKind.LOST else None,
         lost_reason=reason_obj,
         lost_note=(lost_note or "").strip(),
-        custom_fields=custom_fields_clean("opportunity", custom_fields),
     )
     _full_clean(opportunity, exclude=["previous", "champion"])
     opportunity.save()
