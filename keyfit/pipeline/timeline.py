@@ -221,6 +221,7 @@ class _Words:
     nothing: str
     answer_use: str
     edit: str
+    edit_activity: str
     activity_url: str
 
 
@@ -260,6 +261,7 @@ def _words_for_language() -> _Words:
             nothing=esc(_("Nothing recorded yet.")),
             answer_use=reverse("pipeline:answer_use", args=[0])[: -len("0/use/")],
             edit=esc(_("Edit")),
+            edit_activity=esc(_("Edit activity")),
             activity_url=reverse("pipeline:activity_edit", args=[0])[: -len("0/edit/")],
         )
         _words[language] = words
@@ -338,7 +340,10 @@ class Renderer:
             f'    <span class="badge ok">{esc(self.words.kinds.get(kind, kind))}</span> <strong>{esc(subject)}</strong>',
         ]
         if self.editable:  # may edit the opportunity → may edit its activities (editable_activities)
-            out.append(f' <a class="muted" href="{self.words.activity_url}{int(row[2])}/edit/">{self.words.edit}</a>')
+            out.append(
+                f' <a class="muted" href="{self.words.activity_url}{int(row[2])}/edit/"'
+                f' aria-label="{self.words.edit_activity}: {esc(subject)}">{self.words.edit}</a>'
+            )
         out += ["\n", f"    · {esc(uname or uemail)}"]
         if minutes:
             out.append(f" · {esc(self.words.minutes % {'m': minutes})}")

@@ -178,7 +178,10 @@ def test_activity_edit_page_prefills_and_saves_facts_participants_and_answers(or
     visit, question = _visit(org, opp)
     client = client_for(org.ae)
     detail = client.get(reverse("pipeline:detail", args=[opp.pk])).content.decode()
-    assert f'<a class="muted" href="/pipeline/activities/{visit.pk}/edit/">Edit</a>' in detail
+    assert (
+        f'<a class="muted" href="/pipeline/activities/{visit.pk}/edit/" aria-label="Edit activity: Plant visit">Edit</a>'
+        in detail
+    )
     page = client.get(reverse("pipeline:activity_edit", args=[visit.pk]))
     html = page.content.decode()
     assert f'<input type="checkbox" name="asked" value="{question.pk}" checked>' in html
