@@ -158,6 +158,33 @@ def seed(ctx: DemoContext) -> str:
         plans.append((opp, path))
 
     Opportunity.objects.bulk_create([opp for opp, _ in plans], batch_size=500)
+    # Deals that reached the renewal stage of customer success have their renewal open in S3.
+    renewals = []
+    for opp, path in plans:
+        if path[-1][0].code != "s5_renewal":
+            continue
+        at = path[-1][1] + datetime.timedelta(hours=1)
+        if at >= now:
+            continue
+        renewal = Opportunity(
+            name=f"{opp.name} · 续约 Renewal",
+            account=opp.account,
+            owner=opp.owner,
+            team=opp.team,
+            stage=stages["s3_guiding"],
+            stage_entered_at=at,
+            amount=opp.amount,
+            currency=opp.currency,
+            expected_close_date=opp.won_on + datetime.timedelta(days=365),
+            computed_probability=stages["s3_guiding"].default_probability,
+            forecast_category=stages["s3_guiding"].forecast_category,
+            created_at=at,
+            previous=opp,
+            previous_link="renewal",
+        )
+        renewals.append((renewal, [(stages["s3_guiding"], at)]))
+    Opportunity.objects.bulk_create([opp for opp, _ in renewals], batch_size=500)
+    plans += renewals
     changes, deal_contacts, contracts, customers = [], [], [], set()
     for opp, path in plans:
         previous = None

@@ -13,8 +13,16 @@ def test_demo_seeds_consistent_histories(org):
     ctx.data["sellers"] = [org.ae, org.south_ae]
     summary = demo.seed(ctx)
     assert "opportunities" in summary
-    assert Opportunity.objects.count() == 30
-    for opp in Opportunity.objects.all()[:30]:
+    renewals = Opportunity.objects.filter(previous__isnull=False)
+    assert Opportunity.objects.count() == 30 + renewals.count()
+    for renewal in renewals.select_related("previous__stage", "stage"):  # renewals of deals in S5 renewal
+        assert (renewal.previous_link, renewal.stage.code, renewal.previous.stage.code) == (
+            "renewal",
+            "s3_guiding",
+            "s5_renewal",
+        )
+        assert renewal.account_id == renewal.previous.account_id
+    for opp in Opportunity.objects.all():
         rows = list(StageChange.objects.filter(opportunity=opp).order_by("at", "id"))
         assert rows[0].from_stage is None and rows[-1].to_stage_id == opp.stage_id
         for before, after in itertools.pairwise(rows):
