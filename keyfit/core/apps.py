@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
     name = "keyfit.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from keyfit.core import permissions
+
+        permissions.connect()

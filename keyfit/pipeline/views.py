@@ -6,16 +6,19 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from keyfit.accounts.permissions import visible_accounts, visible_contacts
+from keyfit.core import frames
 from keyfit.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from keyfit.core.models import SavedView
 from keyfit.core.money import format_money
@@ -35,6 +38,7 @@ from keyfit.pipeline.forms import (
 from keyfit.pipeline.gates import get_requirement
 from keyfit.pipeline.models import ActivityQuestion, PipelineSettings, Question, Stage, StageRequirement
 from keyfit.pipeline.permissions import access_opportunity, can_edit_opportunity, ensure_editable
+from keyfit.pipeline.templatetags.pipeline_tags import board_columns_html
 from keyfit.users.models import Team, User
 
 LIST_KEY = "opportunities"
@@ -96,6 +100,20 @@ def _filter_context(request):
     }
 
 
+def _filter_slots(context) -> dict[str, str]:
+    """The filter form's places in a page frame (pipeline/_filters.html), escaped."""
+    esc = html.escape
+    filters = context["filters"]
+    return {
+        "q": esc(filters.get("q", "")),
+        "stage_options": context["stage_options"],
+        "team_options": context["team_options"],
+        "forecast_options": context["forecast_options"],
+        "close_from": esc(filters.get("close_from", "")),
+        "close_to": esc(filters.get("close_to", "")),
+    }
+
+
 # --- board -----------------------------------------------------------------------------------------
 
 
@@ -107,13 +125,22 @@ def _totals_text(totals):
 def board(request):
     filters = _filters(request)
     columns = selectors.board(request.user, filters=filters, limit=BOARD_FIRST)
+    detail_prefix = reverse("pipeline:list")
+    query = urlencode(filters)
     context = {
         "columns": columns,
-        "detail_prefix": reverse("pipeline:list"),
-        "query": urlencode(filters),
+        "detail_prefix": detail_prefix,
+        "query": query,
         "can_write": can_write(request.user),
         **_filter_context(request),
     }
+    slots = {
+        **_filter_slots(context),
+        "query": html.escape(query),
+        "columns": board_columns_html(columns, detail_prefix, query),
+    }
+    # The page below the layout is rendered once per language (keyfit.core.frames) and filled here.
+    context["body"] = frames.fill("pipeline/_board_frame.html", {"can_write": context["can_write"]}, slots)
     return render(request, "pipeline/board.html", context)
 
 
@@ -155,12 +182,73 @@ def opportunity_list(request):
         "detail_prefix": reverse("pipeline:list"),
         "order": order,
         "query": params.urlencode(),
-        "saved_views": SavedView.objects.filter(user=request.user, list_key=LIST_KEY),
-        "can_write": can_write(request.user),
-        **_filter_context(request),
     }
-    template = "pipeline/_list_rows.html" if request.htmx and request.GET.get("cursor") else "pipeline/list.html"
-    return render(request, template, context)
+    if request.htmx and request.GET.get("cursor"):
+        return render(request, "pipeline/_list_rows.html", context)
+    context.update(can_write=can_write(request.user), saved_views=saved_views(request.user), **_filter_context(request))
+    slots = {
+        **_filter_slots(context),
+        "query": html.escape(context["query"]),
+        "saved_views": _saved_views_html(request, context["saved_views"]),
+        "csrf_input": frames.csrf_input(request),
+        "rows": get_template("pipeline/_list_rows.html").render(context),
+    }
+    # The page below the layout is rendered once per language (keyfit.core.frames) and filled here.
+    context["body"] = frames.fill("pipeline/_list_frame.html", {"can_write": context["can_write"]}, slots)
+    return render(request, "pipeline/list.html", context)
+
+
+# A user's saved views of the list, read on every list page: kept in the shared cache until one of them
+# changes (forget_saved_views, connected in keyfit.pipeline.apps; SAVED_VIEWS_TTL bounds a missed signal).
+SAVED_VIEWS_TTL = 300  # seconds
+
+
+def saved_views_key(user_id: int) -> str:
+    return f"pipeline:saved-views:v1:{user_id}"
+
+
+def saved_views(user) -> list[tuple[int, str, str]]:
+    """(pk, name, query) of `user`'s saved views of the opportunity list, by name."""
+    key = saved_views_key(user.pk)
+    views = cache.get(key)
+    if views is None:
+        views = list(SavedView.objects.filter(user=user, list_key=LIST_KEY).values_list("pk", "name", "query"))
+        cache.set(key, views, SAVED_VIEWS_TTL)
+    return views
+
+
+def forget_saved_views(*, instance, **kwargs) -> None:
+    if instance.list_key != LIST_KEY:
+        return
+    key = saved_views_key(instance.user_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key), robust=True)  # a page read meanwhile keeps nothing stale
+
+
+_SAVED_VIEW = (
+    '<li><a href="?{query}">{name}</a>\n'
+    '    <form method="post" action="{delete_url}" class="inline">{csrf}'
+    '<button type="submit" class="link" aria-label="{delete} {name}">×</button></form></li>\n  '
+)
+
+
+def _saved_views_html(request, views) -> str:
+    """The saved views' items (link, delete button) or the empty note, every value escaped."""
+    esc = html.escape
+    if not views:
+        return f'<li class="muted">{esc(_("No saved views yet."))}</li>'
+    csrf = frames.csrf_input(request)
+    delete = esc(_("Delete"))
+    return "".join(
+        _SAVED_VIEW.format(
+            query=esc(query),
+            name=esc(name),
+            delete_url=esc(reverse("pipeline:view_delete", args=[pk])),
+            csrf=csrf,
+            delete=delete,
+        )
+        for pk, name, query in views
+    )
 
 
 @login_required
