@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from keyfit.core.db import prepared_cursor
 from keyfit.core.pagination import decode_cursor, encode_cursor
 
 FIRST_PAGE = 20  # entries in the page itself; more load on demand
@@ -178,7 +179,7 @@ LIMIT {n}"""  # noqa: S608
         str(opportunity.pk),
         *audit_params,
     ]
-    with connection.cursor() as cursor_:
+    with prepared_cursor() as cursor_:  # one statement per page kind: planned once per connection
         cursor_.execute(sql, params)
         rows = cursor_.fetchall()
     entries = [Entry(at=_datetime(r[0]), source=int(r[1]), id=int(r[2]), row=r) for r in rows[:limit]]
