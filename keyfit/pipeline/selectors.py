@@ -403,18 +403,18 @@ WHERE o."id" = %s{scope_sql}"""  # noqa: S608  (table names from the models' met
         opp.x_editable,
     ) = row[len(opp._meta.concrete_fields) :]
     db = opp._state.db
-    opp.account = Account.from_db(db, ["id", "name"], [opp.account_id, opp.x_account])
-    opp.owner = User.from_db(db, ["id", "full_name", "email"], [opp.owner_id, opp.x_owner_name, opp.x_owner_email])
-    opp.team = Team.from_db(db, ["id", "name"], [opp.team_id, opp.x_team]) if opp.team_id else None
+    opp.account = _partial(Account, db, id=opp.account_id, name=opp.x_account)
+    opp.owner = _partial(User, db, id=opp.owner_id, full_name=opp.x_owner_name, email=opp.x_owner_email)
+    opp.team = _partial(Team, db, id=opp.team_id, name=opp.x_team) if opp.team_id else None
     if opp.previous_id:
-        opp.previous = Opportunity.from_db(db, ["id", "name"], [opp.previous_id, opp.x_previous])
+        opp.previous = _partial(Opportunity, db, id=opp.previous_id, name=opp.x_previous)
     if opp.champion_id:
-        opp.champion = Contact.from_db(db, ["id", "name"], [opp.champion_id, opp.x_champion])
+        opp.champion = _partial(Contact, db, id=opp.champion_id, name=opp.x_champion)
     contacts = [
         OpportunityContact(
             id=row[0],
             opportunity=opp,
-            contact=Contact.from_db(db, ["id", "name", "account_id"], [row[1], row[2], opp.account_id]),
+            contact=_partial(Contact, db, id=row[1], name=row[2], account_id=opp.account_id),
             role=row[3],
             is_key=bool(row[4]),
             motivation=row[5],
@@ -438,6 +438,13 @@ WHERE o."id" = %s{scope_sql}"""  # noqa: S608  (table names from the models' met
         for row in json.loads(opp.x_contracts or "[]")
     ]
     return OpportunityPage(opportunity=opp, deal_contacts=contacts, contracts=contracts, editable=bool(opp.x_editable))
+
+
+def _partial(model, db: str, **values):
+    """An instance of `model` with only `values` loaded (others load on access). Model.from_db takes the
+    values in the order of the model's fields, whatever the order of the names given."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(db, names, [values[name] for name in names])
 
 
 def _opportunity_columns_sql(alias: str) -> str:

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import get_template
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -344,6 +344,80 @@ def _detail_context(request, opp, *, editable: bool, **extra):
     }
 
 
+def _detail_page(request, context, status=None):
+    """The opportunity page: the part below the layout from its frame (rendered once per language and
+    switches, keyfit.core.frames), filled with this deal's values."""
+    from keyfit.pipeline.panels import opportunity_panel_keys
+
+    opp, editable = context["opp"], context["editable"]
+    esc = html.escape
+    refusal = context.get("refusal")
+    slots = {
+        "pk": str(int(opp.pk)),
+        "account_name": esc(opp.account.name),
+        "opp_name": esc(opp.name),
+        "stage_code": esc(opp.stage.code),
+        "stage_name": esc(str(opp.stage.name)),
+        "refusal": render_to_string("pipeline/_gate_refusal.html", {"refusal": refusal}) if refusal else "",
+        "deal_card": context["deal_card"],
+        "mne_card": context["mne_card"],
+        "timeline_html": context["timeline_html"],
+        "csrf_input": frames.csrf_input(request) if editable else "",
+        "stage_options": context["stage_options"],
+        "lost_reason_options": context["lost_reason_options"],
+        "deal_contacts": _deal_contacts_html(opp, context.get("deal_contacts") or [], editable),
+        "contracts": _contracts_html(context.get("contracts") or []),
+    }
+    switches = {
+        "editable": bool(editable),
+        "is_admin": bool(context["is_admin"]),
+        "is_open": opp.stage.kind == "open",
+        "panel_keys": tuple(opportunity_panel_keys()),
+    }
+    context["body"] = frames.fill("pipeline/_detail_frame.html", switches, slots, numbers=("pk",))
+    return render(request, "pipeline/detail.html", context, status=status)
+
+
+def _deal_contacts_html(opp, links, editable: bool) -> str:
+    """The deal's contacts (name, role, key, MNE, edit link) or the empty note, every value escaped."""
+    esc = html.escape
+    if not links:
+        return f'<li class="muted">{esc(_("No contacts yet."))}</li>'
+    key_badge = f' <span class="badge ok">{esc(_("key"))}</span>'
+    edit = f'<a href="{esc(reverse("pipeline:deal_contact", args=[opp.pk]))}?contact={{}}">{esc(_("edit"))}</a>'
+    parts = []
+    for link in links:
+        role = f'<span class="badge">{esc(str(link.get_role_display()))}</span>' if link.role else ""
+        mne = (
+            f'<div class="muted">M: {esc(link.motivation) or "—"} · N: {esc(link.need) or "—"} · '
+            f"E: {esc(link.expectations) or '—'}</div>"
+            if link.motivation or link.need or link.expectations
+            else ""
+        )
+        parts.append(
+            f"<li><strong>{esc(link.contact.name)}</strong> {role}{key_badge if link.is_key else ''}\n"
+            f"    {mne}\n"
+            f"    {edit.format(int(link.contact_id)) if editable else ''}</li>\n  "
+        )
+    return "".join(parts)
+
+
+def _contracts_html(contracts) -> str:
+    """The deal's contracts section (none when it has no contract), every value escaped."""
+    if not contracts:
+        return ""
+    from keyfit.pipeline.templatetags.pipeline_tags import card_money
+
+    esc = html.escape
+    per_year = esc(_("per year"))
+    items = "".join(
+        f"<li>{c.start_date.isoformat() if c.start_date else ''} – {c.end_date.isoformat() if c.end_date else ''}"
+        f" · {esc(card_money(c.annual_recurring_value, c.currency))} {per_year}</li>"
+        for c in contracts
+    )
+    return f'<section class="card"><h2>{esc(_("Contracts"))}</h2><ul class="plain">\n    {items}</ul></section>'
+
+
 @login_required
 @domain_errors
 def opportunity_detail(request, pk):
@@ -351,7 +425,7 @@ def opportunity_detail(request, pk):
     context = _detail_context(
         request, data.opportunity, editable=data.editable, deal_contacts=data.deal_contacts, contracts=data.contracts
     )
-    return render(request, "pipeline/detail.html", context)
+    return _detail_page(request, context)
 
 
 @login_required
@@ -466,20 +540,16 @@ def opportunity_move(request, pk):
         if _wants_json(request):
             return JsonResponse(exc.as_dict(), status=exc.status)
         page = selectors.opportunity_page_data(request.user, pk)
-        return render(
+        context = _detail_context(
             request,
-            "pipeline/detail.html",
-            _detail_context(
-                request,
-                page.opportunity,
-                editable=page.editable,
-                deal_contacts=page.deal_contacts,
-                contracts=page.contracts,
-                refusal=exc,
-                refused_stage=data["stage"],
-            ),
-            status=exc.status,
+            page.opportunity,
+            editable=page.editable,
+            deal_contacts=page.deal_contacts,
+            contracts=page.contracts,
+            refusal=exc,
+            refused_stage=data["stage"],
         )
+        return _detail_page(request, context, status=exc.status)
     if _wants_json(request):
         totals = selectors.board_totals(request.user, filters=_filters(request))
         codes = dict(Stage.objects.values_list("pk", "code"))
