@@ -145,6 +145,27 @@ def scope_q(user, *, prefix: str = "", owner_field: str = "owner", team_field: s
     return q
 
 
+SCOPE_PARTS_MAX = 8  # teams; beyond, a statement per team costs more than filtering one ordered scan
+
+
+def scope_parts(user, *, owner_field: str = "owner", team_field: str = "team") -> list[Q] | None:
+    """The read scope of a user who sees their own records and some teams' (a manager, an SDR, a viewer) as
+    disjoint conditions — one per team (`team = t`), then their own records outside those teams — whose
+    union is exactly scope_q(user). A page that needs the newest N records can then read N per part from
+    the (team, …) and (owner, …) indexes and merge them, instead of walking one index past every other
+    team's records. None when the scope is not of that form (everything, only their own records, none) or
+    spans more than SCOPE_PARTS_MAX teams."""
+    if not (user and user.is_authenticated and user.is_active) or is_admin(user):
+        return None
+    teams = sorted(_scope(user)["read"])
+    if not teams or len(teams) > SCOPE_PARTS_MAX:
+        return None
+    parts = [Q(**{f"{team_field}_id": team_id}) for team_id in teams]
+    if user.role != Role.VIEWER:
+        parts.append(Q(**{owner_field: user}) & ~Q(**{f"{team_field}_id__in": teams}))
+    return parts
+
+
 def can_write(user) -> bool:
     return bool(user.is_authenticated and user.is_active and user.role != Role.VIEWER)
 

@@ -12,7 +12,7 @@ from keyfit.core.audit import audit_for
 from keyfit.core.db import prepared_cursor
 from keyfit.core.errors import ValidationFailed, field_error
 from keyfit.core.pagination import Page, _after, decode_cursor, encode_cursor, keyset_page
-from keyfit.core.permissions import scope_q
+from keyfit.core.permissions import scope_parts, scope_q
 from keyfit.pipeline import lookups
 from keyfit.pipeline.choices import StageKind
 from keyfit.pipeline.lookups import StageRow
@@ -633,13 +633,24 @@ def _first_cards(user, stages: list, *, filters=None, limit: int) -> dict[int, A
     # The statement depends only on the scope, the filters and the page size (no cursor).
     active = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
 
+    parts = scope_parts(user)
+
     def inner():
-        return (
-            _cards(user, active)
-            .filter(stage_id=RawSQL('"board_stage"."id"', ()))
-            .order_by(*CARD_ORDER)
-            .values_list(*CARD_VALUES)[: limit + 1]
-        )
+        if parts is None:
+            return (
+                _cards(user, active)
+                .filter(stage_id=RawSQL('"board_stage"."id"', ()))
+                .order_by(*CARD_ORDER)
+                .values_list(*CARD_VALUES)[: limit + 1]
+            )
+        # A manager's (SDR's, viewer's) scope in disjoint parts: the newest cards of each part from its own
+        # index ((team, stage, -updated_at, -id) / (owner, stage, …)), merged — the same rows as one scan
+        # of the stage's index filtered by the scope, which reads every other team's cards on its way.
+        column = apply_filters(Opportunity.objects.all(), active).filter(stage_id=RawSQL('"board_stage"."id"', ()))
+        branches = [column.filter(part).order_by(*CARD_ORDER).values_list(*CARD_VALUES)[: limit + 1] for part in parts]
+        if len(branches) == 1:
+            return branches[0]
+        return branches[0].union(*branches[1:], all=True).order_by(*CARD_ORDER)[: limit + 1]
 
     compiled = compiled_sql(user, ("cards", filters_key(active), limit), inner)
     if compiled is None:
