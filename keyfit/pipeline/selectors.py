@@ -297,6 +297,9 @@ class OpportunityPage:
     editable: bool  # within the user's write scope
 
 
+_DEAL_SQL: dict[tuple, str] = {}
+
+
 def opportunity_page_data(user, pk) -> OpportunityPage:
     """What the detail page shows besides its timeline and panels, in one query: the opportunity (scoped
     to `user`; NotFound otherwise) with the names of its account, owner, team, previous deal and champion,
@@ -319,34 +322,6 @@ def opportunity_page_data(user, pk) -> OpportunityPage:
         pk = int(pk)
     except (TypeError, ValueError):
         raise NotFound() from None
-    contacts_sql = json_rows_sql(
-        [
-            'oc."id"',
-            'oc."contact_id"',
-            'c."name"',
-            'oc."role"',
-            'oc."is_key"',
-            'oc."motivation"',
-            'oc."need"',
-            'oc."expectations"',
-            'oc."success_criteria"',
-        ],
-        f"{qn(OpportunityContact._meta.db_table)} oc INNER JOIN {qn(Contact._meta.db_table)} c "
-        f'ON c."id" = oc."contact_id" WHERE oc."opportunity_id" = o."id"',
-        'oc."is_key" DESC, oc."id"',  # OpportunityContact.Meta.ordering
-    )
-    contracts_sql = json_rows_sql(
-        [
-            'k."id"',
-            'k."signed_on"',
-            'k."start_date"',
-            'k."end_date"',
-            'CAST(k."annual_recurring_value" AS text)',
-            'k."currency"',
-        ],
-        f'{qn(Contract._meta.db_table)} k WHERE k."opportunity_id" = o."id"',
-        'k."start_date" DESC, k."id" DESC',  # Contract.Meta.ordering
-    )
 
     def in_scope(write: bool) -> tuple[str, list] | None:
         """SQL for 'o is in the user's (write) scope': "" for everything, None for nothing."""
@@ -374,17 +349,52 @@ def opportunity_page_data(user, pk) -> OpportunityPage:
     params.append(pk)
     scope_sql = f" AND {read[0]}" if read[0] else ""
     params += read[1]
-    opportunities = qn(Opportunity._meta.db_table)
-    sql = f"""
+    # The statement's text depends only on the database and the scope conditions' SQL (values are
+    # parameters): written once per process for each.
+    key = (connection.vendor, editable_sql, scope_sql)
+    sql = _DEAL_SQL.get(key)
+    if sql is None:
+        contacts_sql = json_rows_sql(
+            [
+                'oc."id"',
+                'oc."contact_id"',
+                'c."name"',
+                'oc."role"',
+                'oc."is_key"',
+                'oc."motivation"',
+                'oc."need"',
+                'oc."expectations"',
+                'oc."success_criteria"',
+            ],
+            f"{qn(OpportunityContact._meta.db_table)} oc INNER JOIN {qn(Contact._meta.db_table)} c "
+            f'ON c."id" = oc."contact_id" WHERE oc."opportunity_id" = o."id"',
+            'oc."is_key" DESC, oc."id"',  # OpportunityContact.Meta.ordering
+        )
+        contracts_sql = json_rows_sql(
+            [
+                'k."id"',
+                'k."signed_on"',
+                'k."start_date"',
+                'k."end_date"',
+                'CAST(k."annual_recurring_value" AS text)',
+                'k."currency"',
+            ],
+            f'{qn(Contract._meta.db_table)} k WHERE k."opportunity_id" = o."id"',
+            'k."start_date" DESC, k."id" DESC',  # Contract.Meta.ordering
+        )
+
+        opportunities = qn(Opportunity._meta.db_table)
+        sql = f"""
 SELECT {_opportunity_columns_sql("o")},
-       (SELECT a."name" FROM {qn(Account._meta.db_table)} a WHERE a."id" = o."account_id") AS "x_account",
-       u."full_name" AS "x_owner_name", u."email" AS "x_owner_email",
-       (SELECT t."name" FROM {qn(Team._meta.db_table)} t WHERE t."id" = o."team_id") AS "x_team",
-       (SELECT p."name" FROM {opportunities} p WHERE p."id" = o."previous_id") AS "x_previous",
-       (SELECT ch."name" FROM {qn(Contact._meta.db_table)} ch WHERE ch."id" = o."champion_id") AS "x_champion",
-       {contacts_sql} AS "x_contacts", {contracts_sql} AS "x_contracts", {editable_sql} AS "x_editable"
+           (SELECT a."name" FROM {qn(Account._meta.db_table)} a WHERE a."id" = o."account_id") AS "x_account",
+           u."full_name" AS "x_owner_name", u."email" AS "x_owner_email",
+           (SELECT t."name" FROM {qn(Team._meta.db_table)} t WHERE t."id" = o."team_id") AS "x_team",
+           (SELECT p."name" FROM {opportunities} p WHERE p."id" = o."previous_id") AS "x_previous",
+           (SELECT ch."name" FROM {qn(Contact._meta.db_table)} ch WHERE ch."id" = o."champion_id") AS "x_champion",
+           {contacts_sql} AS "x_contacts", {contracts_sql} AS "x_contracts", {editable_sql} AS "x_editable"
 FROM {opportunities} o INNER JOIN {qn(User._meta.db_table)} u ON u."id" = o."owner_id"
 WHERE o."id" = %s{scope_sql}"""  # noqa: S608  (table names from the models' metadata; values are parameters)
+        _DEAL_SQL[key] = sql
     with prepared_cursor() as cursor:  # run on every detail page: planned once per connection
         cursor.execute(sql, params)
         row = cursor.fetchone()
