@@ -8,6 +8,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from keyfit.core import jsonlookups
+        from keyfit.core import jsonlookups, permissions
 
         jsonlookups.register()
+        permissions.connect()

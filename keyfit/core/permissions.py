@@ -14,20 +14,68 @@ Apps build ``visible_<entities>(user)`` and ``editable_<entities>(user)`` from `
 outside the read scope are answered with 404; a visible record the user may not change with 403.
 """
 
+import uuid
 from collections.abc import Iterable
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Q
 
 from keyfit.core.roles import Role
 
 _CACHE_ATTR = "_keyfit_scope_cache"
 
+# The team tree is read for every manager's and viewer's request and changes rarely: each process keeps its
+# rows with the version token that was current, read from the shared cache (one cache read per request, no
+# query). Saving or deleting a team, or deleting a user (a team's manager is set to NULL in SQL, past the
+# team's signals), sets a new token at once and again after the commit (so that a process that reloaded
+# meanwhile cannot keep the old rows); the token expires after TEAMS_TTL seconds in any case, a bound for a
+# change that sent no signal (a queryset .update() of teams).
+TEAMS_VERSION_KEY = "core:teams:version"
+TEAMS_TTL = 300  # seconds
+_teams_memo: tuple[str, list[tuple[int, int | None, int | None]]] | None = None  # (token, rows) of this process
 
-def _team_rows() -> list[tuple[int, int | None, int | None]]:
-    """(id, parent id, manager id) of every team: teams are few, and one query serves the tree and the managers."""
+
+def _load_team_rows() -> list[tuple[int, int | None, int | None]]:
     from keyfit.users.models import Team
 
     return list(Team.objects.order_by().values_list("id", "parent_id", "manager_id"))
+
+
+def _team_rows() -> list[tuple[int, int | None, int | None]]:
+    """(id, parent id, manager id) of every team: teams are few, and one read serves the tree and the
+    managers — kept in this process under the teams' version token (see TEAMS_VERSION_KEY). Read only."""
+    global _teams_memo
+    token = cache.get(TEAMS_VERSION_KEY)
+    memo = _teams_memo
+    if token is not None and memo is not None and memo[0] == token:
+        return memo[1]
+    rows = _load_team_rows()
+    if token is None:
+        token = uuid.uuid4().hex
+        # If another process set a token meanwhile (perhaps after a change these rows may not show), ours
+        # does not match it and the next read loads again.
+        cache.add(TEAMS_VERSION_KEY, token, TEAMS_TTL)
+    _teams_memo = (token, rows)
+    return rows
+
+
+def forget_teams(**kwargs) -> None:
+    """A new teams token: every process reads the team rows again on its next request."""
+    global _teams_memo
+    _teams_memo = None
+    cache.set(TEAMS_VERSION_KEY, uuid.uuid4().hex, TEAMS_TTL)
+    transaction.on_commit(lambda: cache.set(TEAMS_VERSION_KEY, uuid.uuid4().hex, TEAMS_TTL), robust=True)
+
+
+def connect() -> None:
+    from django.db.models.signals import post_delete, post_save
+
+    from keyfit.users.models import Team, User
+
+    post_save.connect(forget_teams, sender=Team, dispatch_uid="core-teams-save")
+    post_delete.connect(forget_teams, sender=Team, dispatch_uid="core-teams-delete")
+    post_delete.connect(forget_teams, sender=User, dispatch_uid="core-teams-user-delete")
 
 
 def _team_tree(rows: list[tuple[int, int | None, int | None]] | None = None) -> dict[int | None, list[int]]:
@@ -95,6 +143,27 @@ def scope_q(user, *, prefix: str = "", owner_field: str = "owner", team_field: s
     if teams:
         q |= Q(**{f"{prefix}{team_field}__in": sorted(teams)})
     return q
+
+
+SCOPE_PARTS_MAX = 8  # teams; beyond, a statement per team costs more than filtering one ordered scan
+
+
+def scope_parts(user, *, owner_field: str = "owner", team_field: str = "team") -> list[Q] | None:
+    """The read scope of a user who sees their own records and some teams' (a manager, an SDR, a viewer) as
+    disjoint conditions — one per team (`team = t`), then their own records outside those teams — whose
+    union is exactly scope_q(user). A page that needs the newest N records can then read N per part from
+    the (team, …) and (owner, …) indexes and merge them, instead of walking one index past every other
+    team's records. None when the scope is not of that form (everything, only their own records, none) or
+    spans more than SCOPE_PARTS_MAX teams."""
+    if not (user and user.is_authenticated and user.is_active) or is_admin(user):
+        return None
+    teams = sorted(_scope(user)["read"])
+    if not teams or len(teams) > SCOPE_PARTS_MAX:
+        return None
+    parts = [Q(**{f"{team_field}_id": team_id}) for team_id in teams]
+    if user.role != Role.VIEWER:
+        parts.append(Q(**{owner_field: user}) & ~Q(**{f"{team_field}_id__in": teams}))
+    return parts
 
 
 def can_write(user) -> bool:

@@ -21,9 +21,20 @@ class PipelineConfig(AppConfig):
 
         summary.connect()
         lookups.connect()
+        _connect_saved_views()
 
         register_account_panel("pipeline", account_pipeline_panel, order=10)
         register_opportunity_panel("pipeline.follow_ups", follow_up_panel, order=50)
         register_nav(NavItem("pipeline", _("Pipeline"), "pipeline:board", order=30))
         register_nav(NavItem("opportunities", _("Opportunities"), "pipeline:list", order=31))
         register_nav(NavItem("my_activities", _("My activities"), "pipeline:my_activities", order=32))
+
+
+def _connect_saved_views() -> None:
+    from django.db.models.signals import post_delete, post_save
+
+    from keyfit.core.models import SavedView
+    from keyfit.pipeline.views import forget_saved_views
+
+    post_save.connect(forget_saved_views, sender=SavedView, dispatch_uid="pipeline-saved-views-save")
+    post_delete.connect(forget_saved_views, sender=SavedView, dispatch_uid="pipeline-saved-views-delete")

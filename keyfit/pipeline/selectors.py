@@ -9,9 +9,10 @@ from django.db.models import Count, Model, Prefetch, Q, Sum
 from django.utils import timezone
 
 from keyfit.core.audit import audit_for
-from keyfit.core.errors import field_error
-from keyfit.core.pagination import Page, decode_cursor, encode_cursor, keyset_page
-from keyfit.core.permissions import scope_q
+from keyfit.core.db import prepared_cursor
+from keyfit.core.errors import ValidationFailed, field_error
+from keyfit.core.pagination import Page, _after, decode_cursor, encode_cursor, keyset_page
+from keyfit.core.permissions import scope_parts, scope_q
 from keyfit.pipeline import lookups
 from keyfit.pipeline.choices import StageKind
 from keyfit.pipeline.lookups import StageRow
@@ -137,8 +138,69 @@ def opportunity_page(user, *, filters=None, order: str = "recent", cursor: str |
             items = first[:limit]
             next_cursor = encode_cursor([getattr(items[-1], f.lstrip("-")) for f in order_by]) if has_more else None
             return Page(items=items, next_cursor=next_cursor, limit=limit, has_more=has_more)
+    else:
+        # A page after a cursor: the same statement for every cursor (its values are parameters).
+        after = _cursor_values(cursor, len(order_by))
+        if after is not None:
+            stand_ins = _stand_ins(after)
+            page = compiled_rows(
+                user,
+                ("list-after", filters_key(active), order, limit, tuple(type(v) for v in after)),
+                lambda: (
+                    rows()
+                    .filter(
+                        **{
+                            f"{order_by[0].lstrip('-')}__{'lte' if order_by[0].startswith('-') else 'gte'}": stand_ins[
+                                0
+                            ]
+                        }
+                    )
+                    .filter(_after(order_by, stand_ins))
+                    .order_by(*order_by)[: limit + 1]
+                ),
+                LIST_VALUES,
+                values=dict(zip(map(id, stand_ins), after, strict=True)),
+            )
+            if page is not None:
+                has_more = len(page) > limit
+                items = page[:limit]
+                next_cursor = (
+                    encode_cursor([getattr(items[-1], f.lstrip("-")) for f in order_by]) if has_more and items else None
+                )
+                return Page(items=items, next_cursor=next_cursor, limit=limit, has_more=has_more)
     qs = rows()
     return keyset_page(seekable(qs, order=order_by, cursor=cursor), order=order_by, cursor=cursor, limit=limit)
+
+
+# Stand-ins for a cursor's values while its page's statement is compiled: the compiled parameters that are
+# these very objects are replaced by the cursor's values on every run (see compiled_rows). One per position.
+_STAND_INS = {
+    datetime.datetime: (
+        datetime.datetime(1, 1, 1, 0, 0, 0, 111111, tzinfo=datetime.UTC),
+        datetime.datetime(1, 1, 1, 0, 0, 0, 222222, tzinfo=datetime.UTC),
+    ),
+    datetime.date: (datetime.date(1, 1, 2), datetime.date(1, 1, 3)),
+    int: (-(2**62) + 11, -(2**62) + 12),
+}
+
+
+def _cursor_values(cursor: str, size: int) -> list | None:
+    """The cursor's values when they have the types a list order has (aware date-times, dates, integers);
+    None otherwise (the ORM then reads the page, and reports a cursor it cannot use as it always did)."""
+    try:
+        values = decode_cursor(cursor, size)
+    except ValidationFailed:  # the ORM path reports it
+        return None
+    for value in values:
+        if type(value) not in _STAND_INS:
+            return None
+        if isinstance(value, datetime.datetime) and timezone.is_naive(value):
+            return None
+    return values
+
+
+def _stand_ins(values: list) -> list:
+    return [_STAND_INS[type(value)][i] for i, value in enumerate(values)]
 
 
 # Compiled statements of queries that differ only by scope and filters (no cursor), per process:
@@ -168,11 +230,13 @@ def compiled_sql(user, key, build):
     return compiled
 
 
-def compiled_rows(user, key, build, names: tuple[str, ...]) -> list[Any] | None:
+def compiled_rows(user, key, build, names: tuple[str, ...], values: dict | None = None) -> list[Any] | None:
     """The rows of `build()` (a values_list of Opportunity columns and related columns `names`) as named
     tuples, from its statement compiled once per process (see compiled_sql), with the fields' own
     conversions (from_db_value, e.g. JSON). PostgreSQL only (its driver returns the Python values the ORM
-    would for the other columns); None elsewhere, or when the scope has no key."""
+    would for the other columns); None elsewhere, or when the scope has no key. `values` maps the id() of
+    stand-in objects `build()` used to the values that replace them in the compiled parameters (each must
+    be found there, as itself: else None)."""
     from django.db import connection
     from django.db.models.utils import create_namedtuple_class
 
@@ -184,8 +248,12 @@ def compiled_rows(user, key, build, names: tuple[str, ...]) -> list[Any] | None:
     sql, params = compiled
     if sql is None:
         return []
+    if values:
+        if {id(p) for p in params} & values.keys() != values.keys():
+            return None  # a stand-in did not reach the parameters as itself: let the ORM read the page
+        params = [values.get(id(p), p) for p in params]
     row_class = create_namedtuple_class(*names)  # the class values_list(named=True) makes
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # run on every page: planned once per connection
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     converters = [(i, f.from_db_value) for i, f in enumerate(_fields(names)) if hasattr(f, "from_db_value")]
@@ -229,6 +297,9 @@ class OpportunityPage:
     editable: bool  # within the user's write scope
 
 
+_DEAL_SQL: dict[tuple, str] = {}
+
+
 def opportunity_page_data(user, pk) -> OpportunityPage:
     """What the detail page shows besides its timeline and panels, in one query: the opportunity (scoped
     to `user`; NotFound otherwise) with the names of its account, owner, team, previous deal and champion,
@@ -251,34 +322,6 @@ def opportunity_page_data(user, pk) -> OpportunityPage:
         pk = int(pk)
     except (TypeError, ValueError):
         raise NotFound() from None
-    contacts_sql = json_rows_sql(
-        [
-            'oc."id"',
-            'oc."contact_id"',
-            'c."name"',
-            'oc."role"',
-            'oc."is_key"',
-            'oc."motivation"',
-            'oc."need"',
-            'oc."expectations"',
-            'oc."success_criteria"',
-        ],
-        f"{qn(OpportunityContact._meta.db_table)} oc INNER JOIN {qn(Contact._meta.db_table)} c "
-        f'ON c."id" = oc."contact_id" WHERE oc."opportunity_id" = o."id"',
-        'oc."is_key" DESC, oc."id"',  # OpportunityContact.Meta.ordering
-    )
-    contracts_sql = json_rows_sql(
-        [
-            'k."id"',
-            'k."signed_on"',
-            'k."start_date"',
-            'k."end_date"',
-            'CAST(k."annual_recurring_value" AS text)',
-            'k."currency"',
-        ],
-        f'{qn(Contract._meta.db_table)} k WHERE k."opportunity_id" = o."id"',
-        'k."start_date" DESC, k."id" DESC',  # Contract.Meta.ordering
-    )
 
     def in_scope(write: bool) -> tuple[str, list] | None:
         """SQL for 'o is in the user's (write) scope': "" for everything, None for nothing."""
@@ -306,34 +349,82 @@ def opportunity_page_data(user, pk) -> OpportunityPage:
     params.append(pk)
     scope_sql = f" AND {read[0]}" if read[0] else ""
     params += read[1]
-    opportunities = qn(Opportunity._meta.db_table)
-    sql = f"""
-SELECT o.*,
-       (SELECT a."name" FROM {qn(Account._meta.db_table)} a WHERE a."id" = o."account_id") AS "x_account",
-       u."full_name" AS "x_owner_name", u."email" AS "x_owner_email",
-       (SELECT t."name" FROM {qn(Team._meta.db_table)} t WHERE t."id" = o."team_id") AS "x_team",
-       (SELECT p."name" FROM {opportunities} p WHERE p."id" = o."previous_id") AS "x_previous",
-       (SELECT ch."name" FROM {qn(Contact._meta.db_table)} ch WHERE ch."id" = o."champion_id") AS "x_champion",
-       {contacts_sql} AS "x_contacts", {contracts_sql} AS "x_contracts", {editable_sql} AS "x_editable"
+    # The statement's text depends only on the database and the scope conditions' SQL (values are
+    # parameters): written once per process for each.
+    key = (connection.vendor, editable_sql, scope_sql)
+    sql = _DEAL_SQL.get(key)
+    if sql is None:
+        contacts_sql = json_rows_sql(
+            [
+                'oc."id"',
+                'oc."contact_id"',
+                'c."name"',
+                'oc."role"',
+                'oc."is_key"',
+                'oc."motivation"',
+                'oc."need"',
+                'oc."expectations"',
+                'oc."success_criteria"',
+            ],
+            f"{qn(OpportunityContact._meta.db_table)} oc INNER JOIN {qn(Contact._meta.db_table)} c "
+            f'ON c."id" = oc."contact_id" WHERE oc."opportunity_id" = o."id"',
+            'oc."is_key" DESC, oc."id"',  # OpportunityContact.Meta.ordering
+        )
+        contracts_sql = json_rows_sql(
+            [
+                'k."id"',
+                'k."signed_on"',
+                'k."start_date"',
+                'k."end_date"',
+                'CAST(k."annual_recurring_value" AS text)',
+                'k."currency"',
+            ],
+            f'{qn(Contract._meta.db_table)} k WHERE k."opportunity_id" = o."id"',
+            'k."start_date" DESC, k."id" DESC',  # Contract.Meta.ordering
+        )
+
+        opportunities = qn(Opportunity._meta.db_table)
+        sql = f"""
+SELECT {_opportunity_columns_sql("o")},
+           (SELECT a."name" FROM {qn(Account._meta.db_table)} a WHERE a."id" = o."account_id") AS "x_account",
+           u."full_name" AS "x_owner_name", u."email" AS "x_owner_email",
+           (SELECT t."name" FROM {qn(Team._meta.db_table)} t WHERE t."id" = o."team_id") AS "x_team",
+           (SELECT p."name" FROM {opportunities} p WHERE p."id" = o."previous_id") AS "x_previous",
+           (SELECT ch."name" FROM {qn(Contact._meta.db_table)} ch WHERE ch."id" = o."champion_id") AS "x_champion",
+           {contacts_sql} AS "x_contacts", {contracts_sql} AS "x_contracts", {editable_sql} AS "x_editable"
 FROM {opportunities} o INNER JOIN {qn(User._meta.db_table)} u ON u."id" = o."owner_id"
 WHERE o."id" = %s{scope_sql}"""  # noqa: S608  (table names from the models' metadata; values are parameters)
-    found = list(Opportunity.objects.raw(sql, params))
-    if not found:
+        _DEAL_SQL[key] = sql
+    with prepared_cursor() as cursor:  # run on every detail page: planned once per connection
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound()
-    opp = found[0]
+    opp = _opportunity_from_row(row)
+    (
+        opp.x_account,
+        opp.x_owner_name,
+        opp.x_owner_email,
+        opp.x_team,
+        opp.x_previous,
+        opp.x_champion,
+        opp.x_contacts,
+        opp.x_contracts,
+        opp.x_editable,
+    ) = row[len(opp._meta.concrete_fields) :]
     db = opp._state.db
-    opp.account = Account.from_db(db, ["id", "name"], [opp.account_id, opp.x_account])
-    opp.owner = User.from_db(db, ["id", "full_name", "email"], [opp.owner_id, opp.x_owner_name, opp.x_owner_email])
-    opp.team = Team.from_db(db, ["id", "name"], [opp.team_id, opp.x_team]) if opp.team_id else None
+    opp.account = _partial(Account, db, id=opp.account_id, name=opp.x_account)
+    opp.owner = _partial(User, db, id=opp.owner_id, full_name=opp.x_owner_name, email=opp.x_owner_email)
+    opp.team = _partial(Team, db, id=opp.team_id, name=opp.x_team) if opp.team_id else None
     if opp.previous_id:
-        opp.previous = Opportunity.from_db(db, ["id", "name"], [opp.previous_id, opp.x_previous])
+        opp.previous = _partial(Opportunity, db, id=opp.previous_id, name=opp.x_previous)
     if opp.champion_id:
-        opp.champion = Contact.from_db(db, ["id", "name"], [opp.champion_id, opp.x_champion])
+        opp.champion = _partial(Contact, db, id=opp.champion_id, name=opp.x_champion)
     contacts = [
         OpportunityContact(
             id=row[0],
             opportunity=opp,
-            contact=Contact.from_db(db, ["id", "name", "account_id"], [row[1], row[2], opp.account_id]),
+            contact=_partial(Contact, db, id=row[1], name=row[2], account_id=opp.account_id),
             role=row[3],
             is_key=bool(row[4]),
             motivation=row[5],
@@ -357,6 +448,47 @@ WHERE o."id" = %s{scope_sql}"""  # noqa: S608  (table names from the models' met
         for row in json.loads(opp.x_contracts or "[]")
     ]
     return OpportunityPage(opportunity=opp, deal_contacts=contacts, contracts=contracts, editable=bool(opp.x_editable))
+
+
+def _partial(model, db: str, **values):
+    """An instance of `model` with only `values` loaded (others load on access). Model.from_db takes the
+    values in the order of the model's fields, whatever the order of the names given."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(db, names, [values[name] for name in names])
+
+
+def _opportunity_columns_sql(alias: str) -> str:
+    """Every column of the opportunity table, named (a prepared statement must not read `alias.*`: its
+    result would change under it when a migration adds a column)."""
+    from django.db import connection
+
+    qn = connection.ops.quote_name
+    return ", ".join(f"{alias}.{qn(f.column)}" for f in Opportunity._meta.concrete_fields)
+
+
+_CONVERTERS: dict[str, list] = {}
+
+
+def _opportunity_from_row(row) -> Opportunity:
+    """An Opportunity from the first columns of `row` (in _opportunity_columns_sql's order), with the
+    conversions the ORM applies to them (JSON, booleans and dates on SQLite, …), as a raw query would."""
+    from django.db import connection
+
+    fields = Opportunity._meta.concrete_fields
+    converters = _CONVERTERS.get(connection.alias)
+    if converters is None:
+        converters = []
+        for i, f in enumerate(fields):
+            column = f.get_col(Opportunity._meta.db_table)
+            found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            if found:
+                converters.append((i, column, found))
+        _CONVERTERS[connection.alias] = converters
+    values = list(row[: len(fields)])
+    for i, column, functions in converters:
+        for convert in functions:
+            values[i] = convert(values[i], column, connection)
+    return Opportunity.from_db(connection.alias, [f.attname for f in fields], values)
 
 
 def _iso_date(value):
@@ -511,13 +643,24 @@ def _first_cards(user, stages: list, *, filters=None, limit: int) -> dict[int, A
     # The statement depends only on the scope, the filters and the page size (no cursor).
     active = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
 
+    parts = scope_parts(user)
+
     def inner():
-        return (
-            _cards(user, active)
-            .filter(stage_id=RawSQL('"board_stage"."id"', ()))
-            .order_by(*CARD_ORDER)
-            .values_list(*CARD_VALUES)[: limit + 1]
-        )
+        if parts is None:
+            return (
+                _cards(user, active)
+                .filter(stage_id=RawSQL('"board_stage"."id"', ()))
+                .order_by(*CARD_ORDER)
+                .values_list(*CARD_VALUES)[: limit + 1]
+            )
+        # A manager's (SDR's, viewer's) scope in disjoint parts: the newest cards of each part from its own
+        # index ((team, stage, -updated_at, -id) / (owner, stage, …)), merged — the same rows as one scan
+        # of the stage's index filtered by the scope, which reads every other team's cards on its way.
+        column = apply_filters(Opportunity.objects.all(), active).filter(stage_id=RawSQL('"board_stage"."id"', ()))
+        branches = [column.filter(part).order_by(*CARD_ORDER).values_list(*CARD_VALUES)[: limit + 1] for part in parts]
+        if len(branches) == 1:
+            return branches[0]
+        return branches[0].union(*branches[1:], all=True).order_by(*CARD_ORDER)[: limit + 1]
 
     compiled = compiled_sql(user, ("cards", filters_key(active), limit), inner)
     if compiled is None:
@@ -529,10 +672,13 @@ def _first_cards(user, stages: list, *, filters=None, limit: int) -> dict[int, A
     if sql is not None:
         row_class = create_namedtuple_class(*CARD_VALUES)  # the class values_list(named=True) makes
         stage_at = CARD_VALUES.index("stage_id")
-        # `sql` is the ORM's own compiled statement; every value travels in `params`.
-        lateral = f'SELECT "board_card".* FROM unnest(%s::bigint[]) AS "board_stage"("id") CROSS JOIN LATERAL ({sql}) AS "board_card"'  # noqa: S608
-        with connection.cursor() as cursor:
-            cursor.execute(lateral, [list(rows), *params])
+        # `sql` is the ORM's own compiled statement; every value travels in `params` but the stage ids,
+        # integers written into the statement: with them as a parameter PostgreSQL would plan each run
+        # anew (a generic plan cannot know the array's length), with them written once per set of columns.
+        stage_ids = ",".join(str(int(stage_id)) for stage_id in rows)
+        lateral = f'SELECT "board_card".* FROM unnest(ARRAY[{stage_ids}]::bigint[]) AS "board_stage"("id") CROSS JOIN LATERAL ({sql}) AS "board_card"'  # noqa: S608
+        with prepared_cursor() as cursor:  # run on every board: planned once per connection
+            cursor.execute(lateral, params)
             for row in cursor.fetchall():
                 rows[row[stage_at]].append(row_class._make(row))
     pages = {}

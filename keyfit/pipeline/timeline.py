@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from keyfit.core.db import prepared_cursor
 from keyfit.core.pagination import decode_cursor, encode_cursor
 
 FIRST_PAGE = 20  # entries in the page itself; more load on demand
@@ -104,6 +105,9 @@ def _tables():
     }
 
 
+_SQL: dict[tuple, str] = {}
+
+
 def timeline_page(opportunity, *, cursor: str | None = None, limit: int = FIRST_PAGE) -> TimelinePage:
     """One page of the opportunity's timeline (`cursor` from the previous page's next_cursor)."""
     from django.contrib.contenttypes.models import ContentType
@@ -114,25 +118,30 @@ def timeline_page(opportunity, *, cursor: str | None = None, limit: int = FIRST_
         if not isinstance(at, datetime.datetime):
             at = _datetime(str(at))
         after = (at, int(source), int(last_id))
-    t = _tables()
     n = limit + 1
     content_type = ContentType.objects.get_for_model(opportunity, for_concrete_model=True)  # cached by Django
     stage_cond, stage_params = _keyset(STAGE, 'sc."at"', 'sc."id"', after)
     activity_cond, activity_params = _keyset(ACTIVITY, 'a."occurred_at"', 'a."id"', after)
     audit_cond, audit_params = _keyset(AUDIT, 'e."at"', 'e."id"', after)
-    # The participants and the questions asked of the page's activities come along as JSON arrays.
-    contacts = json_rows_sql(
-        ['c."name"'],
-        f'{t["contacts"]} ac INNER JOIN {t["contact"]} c ON c."id" = ac."contact_id" WHERE ac."activity_id" = p."id"',
-        'ac."id"',
-    )
-    asked = json_rows_sql(
-        ['q."id"', 'q."answer"', 'q."used_as"', 'q."question_id"'],
-        f'{t["asked"]} q WHERE q."activity_id" = p."id"',
-        'q."id"',
-    )
-    # Interpolated: table names from the models' metadata and integer constants; values are parameters.
-    sql = f"""
+    # The statement's text depends only on the database, the cursor's position among the sources and the
+    # page size: written once per process for each.
+    key = (connection.vendor, stage_cond, activity_cond, audit_cond, n)
+    sql = _SQL.get(key)
+    if sql is None:
+        t = _tables()
+        # The participants and the questions asked of the page's activities come along as JSON arrays.
+        contacts = json_rows_sql(
+            ['c."name"'],
+            f'{t["contacts"]} ac INNER JOIN {t["contact"]} c ON c."id" = ac."contact_id" WHERE ac."activity_id" = p."id"',
+            'ac."id"',
+        )
+        asked = json_rows_sql(
+            ['q."id"', 'q."answer"', 'q."used_as"', 'q."question_id"'],
+            f'{t["asked"]} q WHERE q."activity_id" = p."id"',
+            'q."id"',
+        )
+        # Interpolated: table names from the models' metadata and integer constants; values are parameters.
+        sql = f"""
 SELECT * FROM (
   SELECT sc."at" AS "at", {STAGE} AS "src", sc."id" AS "id",
          sc."from_stage_id" AS "n1", sc."to_stage_id" AS "n2", sc."seconds_in_previous" AS "n3",
@@ -169,6 +178,7 @@ SELECT * FROM (
 ) e
 ORDER BY 1 DESC, 2 ASC, 3 DESC
 LIMIT {n}"""  # noqa: S608
+        _SQL[key] = sql
     params = [
         opportunity.pk,
         *stage_params,
@@ -178,7 +188,7 @@ LIMIT {n}"""  # noqa: S608
         str(opportunity.pk),
         *audit_params,
     ]
-    with connection.cursor() as cursor_:
+    with prepared_cursor() as cursor_:  # one statement per page kind: planned once per connection
         cursor_.execute(sql, params)
         rows = cursor_.fetchall()
     entries = [Entry(at=_datetime(r[0]), source=int(r[1]), id=int(r[2]), row=r) for r in rows[:limit]]

@@ -6,16 +6,19 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from keyfit.accounts.permissions import visible_accounts, visible_contacts
+from keyfit.core import frames
 from keyfit.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from keyfit.core.models import SavedView
 from keyfit.core.money import format_money
@@ -41,6 +44,7 @@ from keyfit.pipeline.permissions import (
     ensure_editable,
     visible_opportunities,
 )
+from keyfit.pipeline.templatetags.pipeline_tags import board_columns_html
 from keyfit.users.models import Team, User
 
 LIST_KEY = "opportunities"
@@ -102,6 +106,20 @@ def _filter_context(request):
     }
 
 
+def _filter_slots(context) -> dict[str, str]:
+    """The filter form's places in a page frame (pipeline/_filters.html), escaped."""
+    esc = html.escape
+    filters = context["filters"]
+    return {
+        "q": esc(filters.get("q", "")),
+        "stage_options": context["stage_options"],
+        "team_options": context["team_options"],
+        "forecast_options": context["forecast_options"],
+        "close_from": esc(filters.get("close_from", "")),
+        "close_to": esc(filters.get("close_to", "")),
+    }
+
+
 # --- board -----------------------------------------------------------------------------------------
 
 
@@ -113,13 +131,22 @@ def _totals_text(totals):
 def board(request):
     filters = _filters(request)
     columns = selectors.board(request.user, filters=filters, limit=BOARD_FIRST)
+    detail_prefix = reverse("pipeline:list")
+    query = urlencode(filters)
     context = {
         "columns": columns,
-        "detail_prefix": reverse("pipeline:list"),
-        "query": urlencode(filters),
+        "detail_prefix": detail_prefix,
+        "query": query,
         "can_write": can_write(request.user),
         **_filter_context(request),
     }
+    slots = {
+        **_filter_slots(context),
+        "query": html.escape(query),
+        "columns": board_columns_html(columns, detail_prefix, query),
+    }
+    # The page below the layout is rendered once per language (keyfit.core.frames) and filled here.
+    context["body"] = frames.fill("pipeline/_board_frame.html", {"can_write": context["can_write"]}, slots)
     return render(request, "pipeline/board.html", context)
 
 
@@ -161,12 +188,73 @@ def opportunity_list(request):
         "detail_prefix": reverse("pipeline:list"),
         "order": order,
         "query": params.urlencode(),
-        "saved_views": SavedView.objects.filter(user=request.user, list_key=LIST_KEY),
-        "can_write": can_write(request.user),
-        **_filter_context(request),
     }
-    template = "pipeline/_list_rows.html" if request.htmx and request.GET.get("cursor") else "pipeline/list.html"
-    return render(request, template, context)
+    if request.htmx and request.GET.get("cursor"):
+        return render(request, "pipeline/_list_rows.html", context)
+    context.update(can_write=can_write(request.user), saved_views=saved_views(request.user), **_filter_context(request))
+    slots = {
+        **_filter_slots(context),
+        "query": html.escape(context["query"]),
+        "saved_views": _saved_views_html(request, context["saved_views"]),
+        "csrf_input": frames.csrf_input(request),
+        "rows": get_template("pipeline/_list_rows.html").render(context),
+    }
+    # The page below the layout is rendered once per language (keyfit.core.frames) and filled here.
+    context["body"] = frames.fill("pipeline/_list_frame.html", {"can_write": context["can_write"]}, slots)
+    return render(request, "pipeline/list.html", context)
+
+
+# A user's saved views of the list, read on every list page: kept in the shared cache until one of them
+# changes (forget_saved_views, connected in keyfit.pipeline.apps; SAVED_VIEWS_TTL bounds a missed signal).
+SAVED_VIEWS_TTL = 300  # seconds
+
+
+def saved_views_key(user_id: int) -> str:
+    return f"pipeline:saved-views:v1:{user_id}"
+
+
+def saved_views(user) -> list[tuple[int, str, str]]:
+    """(pk, name, query) of `user`'s saved views of the opportunity list, by name."""
+    key = saved_views_key(user.pk)
+    views = cache.get(key)
+    if views is None:
+        views = list(SavedView.objects.filter(user=user, list_key=LIST_KEY).values_list("pk", "name", "query"))
+        cache.set(key, views, SAVED_VIEWS_TTL)
+    return views
+
+
+def forget_saved_views(*, instance, **kwargs) -> None:
+    if instance.list_key != LIST_KEY:
+        return
+    key = saved_views_key(instance.user_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key), robust=True)  # a page read meanwhile keeps nothing stale
+
+
+_SAVED_VIEW = (
+    '<li><a href="?{query}">{name}</a>\n'
+    '    <form method="post" action="{delete_url}" class="inline">{csrf}'
+    '<button type="submit" class="link" aria-label="{delete} {name}">×</button></form></li>\n  '
+)
+
+
+def _saved_views_html(request, views) -> str:
+    """The saved views' items (link, delete button) or the empty note, every value escaped."""
+    esc = html.escape
+    if not views:
+        return f'<li class="muted">{esc(_("No saved views yet."))}</li>'
+    csrf = frames.csrf_input(request)
+    delete = esc(_("Delete"))
+    return "".join(
+        _SAVED_VIEW.format(
+            query=esc(query),
+            name=esc(name),
+            delete_url=esc(reverse("pipeline:view_delete", args=[pk])),
+            csrf=csrf,
+            delete=delete,
+        )
+        for pk, name, query in views
+    )
 
 
 @login_required
@@ -291,6 +379,80 @@ def _detail_context(request, opp, *, editable: bool, **extra):
     }
 
 
+def _detail_page(request, context, status=None):
+    """The opportunity page: the part below the layout from its frame (rendered once per language and
+    switches, keyfit.core.frames), filled with this deal's values."""
+    from keyfit.pipeline.panels import opportunity_panel_keys
+
+    opp, editable = context["opp"], context["editable"]
+    esc = html.escape
+    refusal = context.get("refusal")
+    slots = {
+        "pk": str(int(opp.pk)),
+        "account_name": esc(opp.account.name),
+        "opp_name": esc(opp.name),
+        "stage_code": esc(opp.stage.code),
+        "stage_name": esc(str(opp.stage.name)),
+        "refusal": render_to_string("pipeline/_gate_refusal.html", {"refusal": refusal}) if refusal else "",
+        "deal_card": context["deal_card"],
+        "mne_card": context["mne_card"],
+        "timeline_html": context["timeline_html"],
+        "csrf_input": frames.csrf_input(request) if editable else "",
+        "stage_options": context["stage_options"],
+        "lost_reason_options": context["lost_reason_options"],
+        "deal_contacts": _deal_contacts_html(opp, context.get("deal_contacts") or [], editable),
+        "contracts": _contracts_html(context.get("contracts") or []),
+    }
+    switches = {
+        "editable": bool(editable),
+        "is_admin": bool(context["is_admin"]),
+        "is_open": opp.stage.kind == "open",
+        "panel_keys": tuple(opportunity_panel_keys()),
+    }
+    context["body"] = frames.fill("pipeline/_detail_frame.html", switches, slots, numbers=("pk",))
+    return render(request, "pipeline/detail.html", context, status=status)
+
+
+def _deal_contacts_html(opp, links, editable: bool) -> str:
+    """The deal's contacts (name, role, key, MNE, edit link) or the empty note, every value escaped."""
+    esc = html.escape
+    if not links:
+        return f'<li class="muted">{esc(_("No contacts yet."))}</li>'
+    key_badge = f' <span class="badge ok">{esc(_("key"))}</span>'
+    edit = f'<a href="{esc(reverse("pipeline:deal_contact", args=[opp.pk]))}?contact={{}}">{esc(_("edit"))}</a>'
+    parts = []
+    for link in links:
+        role = f'<span class="badge">{esc(str(link.get_role_display()))}</span>' if link.role else ""
+        mne = (
+            f'<div class="muted">M: {esc(link.motivation) or "—"} · N: {esc(link.need) or "—"} · '
+            f"E: {esc(link.expectations) or '—'}</div>"
+            if link.motivation or link.need or link.expectations
+            else ""
+        )
+        parts.append(
+            f"<li><strong>{esc(link.contact.name)}</strong> {role}{key_badge if link.is_key else ''}\n"
+            f"    {mne}\n"
+            f"    {edit.format(int(link.contact_id)) if editable else ''}</li>\n  "
+        )
+    return "".join(parts)
+
+
+def _contracts_html(contracts) -> str:
+    """The deal's contracts section (none when it has no contract), every value escaped."""
+    if not contracts:
+        return ""
+    from keyfit.pipeline.templatetags.pipeline_tags import card_money
+
+    esc = html.escape
+    per_year = esc(_("per year"))
+    items = "".join(
+        f"<li>{c.start_date.isoformat() if c.start_date else ''} – {c.end_date.isoformat() if c.end_date else ''}"
+        f" · {esc(card_money(c.annual_recurring_value, c.currency))} {per_year}</li>"
+        for c in contracts
+    )
+    return f'<section class="card"><h2>{esc(_("Contracts"))}</h2><ul class="plain">\n    {items}</ul></section>'
+
+
 @login_required
 @domain_errors
 def opportunity_detail(request, pk):
@@ -298,7 +460,7 @@ def opportunity_detail(request, pk):
     context = _detail_context(
         request, data.opportunity, editable=data.editable, deal_contacts=data.deal_contacts, contracts=data.contracts
     )
-    return render(request, "pipeline/detail.html", context)
+    return _detail_page(request, context)
 
 
 @login_required
@@ -417,20 +579,16 @@ def opportunity_move(request, pk):
         if _wants_json(request):
             return JsonResponse(exc.as_dict(), status=exc.status)
         page = selectors.opportunity_page_data(request.user, pk)
-        return render(
+        context = _detail_context(
             request,
-            "pipeline/detail.html",
-            _detail_context(
-                request,
-                page.opportunity,
-                editable=page.editable,
-                deal_contacts=page.deal_contacts,
-                contracts=page.contracts,
-                refusal=exc,
-                refused_stage=data["stage"],
-            ),
-            status=exc.status,
+            page.opportunity,
+            editable=page.editable,
+            deal_contacts=page.deal_contacts,
+            contracts=page.contracts,
+            refusal=exc,
+            refused_stage=data["stage"],
         )
+        return _detail_page(request, context, status=exc.status)
     if _wants_json(request):
         totals = selectors.board_totals(request.user, filters=_filters(request))
         codes = dict(Stage.objects.values_list("pk", "code"))

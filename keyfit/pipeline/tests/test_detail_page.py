@@ -196,3 +196,21 @@ def test_deal_and_mne_cards_show_every_fact(org, make_opportunity):
     assert '<span class="badge bad">not buying from us · confirmed</span>' in page
     assert '<dd data-field="motivation">Audit found<br>rework costs</dd>' in page
     assert '<dd data-field="need">—</dd>' in page and '<span class="badge warn">incomplete</span>' in page
+
+
+def test_detail_names_the_owner_and_the_deal_contacts(org, make_opportunity):
+    """The deal's related rows are read by the page's own statement: each value lands on its own field."""
+    from html import escape
+
+    opp = make_opportunity(org.ae)
+    link = opp.deal_contacts.select_related("contact").get()
+    link.motivation, link.expectations = "Cut <rework>", "One plant & then more"
+    link.save()
+    client = Client()
+    client.force_login(org.ae)
+    page = client.get(reverse("pipeline:detail", args=[opp.pk])).content.decode()
+    assert f"<dt>Owner</dt><dd>{escape(org.ae.display_name)} · East</dd>" in page
+    assert f"<dt>Account</dt><dd>{escape(opp.account.name)}</dd>" in page
+    assert f'<li><strong>{escape(link.contact.name)}</strong> <span class="badge">Champion</span>\n' in page
+    assert '<div class="muted">M: Cut &lt;rework&gt; · N: — · E: One plant &amp; then more</div>' in page
+    assert f'href="/pipeline/opportunities/{opp.pk}/contacts/?contact={link.contact_id}">edit</a></li>' in page

@@ -305,3 +305,55 @@ def test_handing_a_deal_outside_my_scope_is_refused(org, make_opportunity):
     assert client_for(org.vp).post(reverse("pipeline:edit", args=[opp.pk]), form).status_code == 302
     opp.refresh_from_db()
     assert opp.owner == org.south_ae and opp.team == org.teams["south"]
+
+
+def test_list_and_board_read_no_more_than_their_rows(org, make_opportunity, django_assert_num_queries):
+    """After the first request (lookups, the manager's teams, saved views and totals kept): session, user
+    and the page's rows — for an administrator and for a manager alike."""
+    _many(make_opportunity, org, 3)
+    for user in (org.admin, org.east_manager):
+        client = client_for(user)
+        for url in (reverse("pipeline:list"), reverse("pipeline:board")):
+            client.get(url)
+            with django_assert_num_queries(3):
+                response = client.get(url)
+            assert response.status_code == 200 and "Deal 2" in response.content.decode()
+
+
+def test_list_saved_views_follow_their_changes(org, make_opportunity):
+    make_opportunity(org.ae)
+    client = client_for(org.ae)
+    assert "No saved views yet." in client.get(reverse("pipeline:list")).content.decode()
+    client.post(reverse("pipeline:view_create"), {"name": "<Mine> & 'co'", "query": "q=a&stage=s3_guiding"})
+    view = SavedView.objects.get(user=org.ae, list_key="opportunities")
+    page = client.get(reverse("pipeline:list")).content.decode()
+    assert '<li><a href="?q=a&amp;stage=s3_guiding">&lt;Mine&gt; &amp; &#x27;co&#x27;</a>' in page
+    assert f'action="{reverse("pipeline:view_delete", args=[view.pk])}" class="inline">' in page
+    assert 'aria-label="Delete &lt;Mine&gt; &amp; &#x27;co&#x27;"' in page
+    assert "No saved views yet." not in page
+    # Another user's views and another list's views are not shown (nor kept under this user's key).
+    SavedView.objects.create(user=org.ae2, list_key="opportunities", name="Theirs", query="q=b")
+    SavedView.objects.create(user=org.ae, list_key="accounts", name="Accounts view", query="q=c")
+    page = client.get(reverse("pipeline:list")).content.decode()
+    assert "Theirs" not in page and "Accounts view" not in page
+    client.post(reverse("pipeline:view_delete", args=[view.pk]))
+    assert "No saved views yet." in client.get(reverse("pipeline:list")).content.decode()
+
+
+def test_list_and_board_frames_follow_the_language_and_the_user(org, make_opportunity):
+    make_opportunity(org.ae, name="Deal <b>")
+    writer, viewer = client_for(org.ae), client_for(org.viewer)
+    for url, heading in ((reverse("pipeline:list"), "Opportunities"), (reverse("pipeline:board"), "Pipeline board")):
+        page = writer.get(url, {"q": 'a"<', "close_from": "2026-01-02"}).content.decode()
+        assert f"<h1>{heading}</h1>" in page and 'href="/pipeline/opportunities/new/"' in page
+        assert 'name="q" value="a&quot;&lt;"' in page and 'name="close_from" value="2026-01-02"' in page
+        assert 'href="/pipeline/opportunities/new/"' not in viewer.get(url).content.decode()
+        writer.cookies["django_language"] = "zh-hans"
+        assert "<h1>Opportunities</h1>" not in writer.get(url).content.decode()
+        writer.cookies["django_language"] = "en"
+    list_page = writer.get(reverse("pipeline:list"), {"stage": "s3_guiding"}).content.decode()
+    assert '<option value="s3_guiding" selected>' in list_page and "Deal &lt;b&gt;" in list_page
+    assert 'href="?stage=s3_guiding&amp;order=close"' in list_page
+    assert 'name="csrfmiddlewaretoken" value="' in list_page
+    board = writer.get(reverse("pipeline:board"), {"forecast": "pipeline"}).content.decode()
+    assert 'data-query="forecast=pipeline"' in board and "Deal &lt;b&gt;" in board
