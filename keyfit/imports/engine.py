@@ -10,6 +10,7 @@ import datetime
 import decimal
 import io
 import json
+import queue
 import re
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
+from django.db.models import NOT_PROVIDED
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,6 +36,8 @@ BATCH_SIZE = 10_000  # rows per transaction (the checkpoint of a resume)
 # index scan (EXPLAIN at 1,000,000 leads: 771 ms against 17 ms)
 LOOKUP_CHUNK = 5000
 ERRORS_KEPT = 200
+COPY_CHUNK = 1000  # rows per piece of a COPY handed to the thread that sends it
+_ABORT = object()  # put in place of a COPY chunk: the rows could not be prepared
 _MEMO_LIMIT = 20_000
 _MISSING = object()
 _SET, _SKIP, _ERROR = object(), object(), object()  # what a cell does to its row (see Engine._settle)
@@ -327,7 +331,11 @@ class Engine:
                 distinct = set(column)
                 if target == "field" and passthrough and simple and choices is None:
                     # plain text: only empty cells and placeholders need a look
-                    odd = {t for t in distinct if not t or (empty_values and self._placeholder(t))}
+                    if empty_values:  # only short cells can be placeholders
+                        short = self.empty_max
+                        odd = {t for t in distinct if len(t) <= short and (not t or self._placeholder(t))}
+                    else:
+                        odd = distinct & {""}
                     if not odd:
                         full.append((name, column))
                         continue
@@ -726,6 +734,9 @@ class Engine:
         table = connection.ops.quote_name(self.model._meta.db_table)
         # the table and column are the model's own (quoted); the keys are one bound parameter
         if connection.vendor == "postgresql":
+            if all(type(key) is str for key in keys):  # text keys: one JSON text (the driver's array is slower)
+                sql = f"{table}.{column} = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))"
+                return RawSQL(sql, (json.dumps(keys, ensure_ascii=False),), output_field=BooleanField())  # noqa: S611
             return RawSQL(f"{table}.{column} = ANY(%s)", (keys,), output_field=BooleanField())  # noqa: S611
         if connection.vendor == "sqlite":
             sql = f"{table}.{column} IN (SELECT value FROM json_each(%s))"  # noqa: S608
@@ -908,20 +919,29 @@ class Engine:
             index.setdefault(f.name, (position, convert))
 
         table_columns = self._columns_of(rows, constants, index)
+        # columns no row fills that are NULL anyway (no default in the database) are left out
+        kept = [
+            position
+            for position, (f, column) in enumerate(zip(fields, table_columns, strict=True))
+            if not (type(column) is _Same and column.value is None and f.null and f.db_default is NOT_PROVIDED)
+        ]
+        columns = [columns[p] for p in kept]
+        table_columns = [table_columns[p] for p in kept]
         names = ", ".join(qn(c) for c in columns)
         given = [c for c in table_columns if type(c) is not _Same]
         if connection.vendor == "postgresql":
-            # One text-format COPY buffer built column by column, sent by a second thread while
-            # `meanwhile` runs here.
+            # COPY in text format, built column by column and handed over in chunks to a second thread
+            # that sends them (the server starts on the first while the rest are built), then `meanwhile`
+            # runs here while the server inserts.
             texts = [repeat(_copy_text(c.value)) if type(c) is _Same else _copy_texts(c) for c in table_columns]
             if given:
-                lines = list(map("\t".join, zip(*texts, strict=False)))  # the shared values repeat endlessly
+                lines = map("\t".join, zip(*texts, strict=False))  # the shared values repeat endlessly
             else:
-                lines = ["\t".join(next(t) for t in texts)] * len(rows)
+                lines = repeat("\t".join(next(t) for t in texts), len(rows))
             raw = connection.connection
-            data = ("\n".join(lines) + "\n").encode(raw.info.encoding)
-            del lines, texts
+            encoding = raw.info.encoding
             sql = f"COPY {table} ({names}) FROM STDIN"
+            chunks: queue.SimpleQueue = queue.SimpleQueue()
 
             def write() -> None:
                 with raw.cursor() as cursor:
@@ -929,10 +949,26 @@ class Engine:
                     # at the commit
                     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                     with cursor.copy(sql) as copy:
-                        copy.write(data)
+                        while (chunk := chunks.get()) is not None:
+                            if chunk is _ABORT:
+                                raise RuntimeError("the rows to copy could not be prepared")
+                            copy.write(chunk)
                     cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
-            _write_behind(write, meanwhile)
+            def produce() -> None:
+                try:
+                    while part := list(islice(lines, COPY_CHUNK)):
+                        part.append("")
+                        chunks.put("\n".join(part).encode(encoding))
+                except BaseException:
+                    chunks.put(_ABORT)
+                    raise
+                finally:
+                    chunks.put(None)
+                if meanwhile is not None:
+                    meanwhile()
+
+            _write_behind(write, produce)
             return
         if connection.vendor == "sqlite":
             # One statement over a JSON array of the rows: SQLite inserts them in one step without the
