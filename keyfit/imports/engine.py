@@ -1159,102 +1159,6 @@ class Engine:
                 row.errors.append(_("row %(n)d: %(m)s") % {"n": row.number, "m": "; ".join(messages)})
 
 
-class _Same:
-    """A column whose value is the same on every row of an insert."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-# COPY's text format: a backslash starts an escape, tab and newline separate fields and rows
-_COPY_ESCAPES = str.maketrans(
-    {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\b": "\\b", "\f": "\\f", "\v": "\\v"}
-)
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r\b\f\v]")
-
-
-def _copy_text(value: Any) -> str:
-    """One value in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
-    if isinstance(value, datetime.datetime | datetime.date):
-        return value.isoformat()
-    if isinstance(value, int | decimal.Decimal | float):
-        return str(value)
-    if isinstance(value, bytes | memoryview):
-        return "\\\\x" + bytes(value).hex()
-    return _copy_text(json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value))
-
-
-def _copy_texts(values: list[Any]) -> list[str]:
-    """A column in COPY's text format: plain text (the usual case) is checked for escapes in one pass."""
-    if all(type(v) is str for v in values):
-        if _COPY_SPECIAL.search("".join(values)):
-            return [v.translate(_COPY_ESCAPES) for v in values]
-        return values
-    return list(map(_copy_text, values))
-
-
-_JSON_SAFE = frozenset({str, int, bool, float, type(None)})
-
-
-def _sqlite_json_insert(table: str, names: str, columns: list[Any]) -> tuple[str, list[Any]] | None:
-    """`INSERT … SELECT … FROM json_each(?)` of the rows: the shared values as parameters, the others
-    from one JSON array per row; None when a value would not come back from JSON as it went in."""
-    select, params, given = [], [], []
-    for column in columns:
-        if type(column) is _Same:
-            select.append("%s")
-            params.append(column.value)
-            continue
-        if not set(map(type, column)) <= _JSON_SAFE:
-            return None
-        select.append(f"json_extract(value, '$[{len(given)}]')")
-        given.append(column)
-    if not given:
-        return None
-    payload = json.dumps(list(zip(*given, strict=True)), ensure_ascii=False, allow_nan=False)
-    if "\\u0000" in payload:  # SQLite's JSON functions end a text at a NUL
-        return None
-    sql = f"INSERT INTO {table} ({names}) SELECT {', '.join(select)} FROM json_each(%s)"  # noqa: S608
-    return sql.replace("%s", "?"), [*params, payload]
-
-
-def _write_behind(write: Callable[[], Any], meanwhile: Callable[[], None] | None) -> None:
-    """write() (database work on the driver's own connection, which releases the GIL while the database
-    works) in a second thread while meanwhile() (no database work) runs in this one; an error of
-    write() is raised here, as the database error Django would raise."""
-    if meanwhile is None:
-        with connection.wrap_database_errors:
-            write()
-        return
-    failed: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            write()
-        except BaseException as exc:  # raised again below, in the caller's thread
-            failed.append(exc)
-
-    writer = threading.Thread(target=target, name="import-writer", daemon=True)
-    writer.start()
-    try:
-        meanwhile()
-    finally:
-        writer.join()
-    if failed:
-        with connection.wrap_database_errors:
-            raise failed[0]
-
-
 _OPPORTUNITY_ARGS = {"name", "amount", "currency", "expected_close_date", "stage_code", "custom_fields", "external_id"}
 
 
@@ -1317,6 +1221,108 @@ def _converter(f: models.Field, vendor: str):
         if internal == "DecimalField":
             return lambda v: None if v is None else str(v)
     return None
+
+
+# --- writing new rows -----------------------------------------------------------------------------
+
+
+class _Same:
+    """A column whose value is the same on every row of an insert."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+# COPY's text format: a backslash starts an escape, tab and newline separate fields and rows
+_COPY_ESCAPES = str.maketrans(
+    {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\b": "\\b", "\f": "\\f", "\v": "\\v"}
+)
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r\b\f\v]")
+
+
+def _copy_text(value: Any) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, int | decimal.Decimal | float):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return "\\\\x" + bytes(value).hex()
+    return _copy_text(json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value))
+
+
+def _copy_texts(values: list[Any]) -> list[str]:
+    """A column in COPY's text format: plain text (the usual case) is checked for escapes in one pass."""
+    if all(type(v) is str for v in values):
+        if _COPY_SPECIAL.search("".join(values)):
+            return [v.translate(_COPY_ESCAPES) for v in values]
+        return values
+    return list(map(_copy_text, values))
+
+
+_JSON_SAFE = frozenset({str, int, bool, float, type(None)})
+
+
+def _sqlite_json_insert(table: str, names: str, columns: list[Any]) -> tuple[str, list[Any]] | None:
+    """`INSERT … SELECT … FROM json_each(?)` of the rows: the shared values as parameters, the others
+    from one JSON array per row; None when a value would not come back from JSON as it went in."""
+    select, params, given = [], [], []
+    for column in columns:
+        if type(column) is _Same:
+            select.append("%s")
+            params.append(column.value)
+            continue
+        if not set(map(type, column)) <= _JSON_SAFE:
+            return None
+        select.append(f"json_extract(value, '$[{len(given)}]')")
+        given.append(column)
+    if not given:
+        return None
+    try:
+        payload = json.dumps(list(zip(*given, strict=True)), ensure_ascii=False, allow_nan=False)
+    except ValueError:  # an infinite or NaN float
+        return None
+    if "\\u0000" in payload:  # a NUL character: left to the driver's own binding (executemany)
+        return None
+    sql = f"INSERT INTO {table} ({names}) SELECT {', '.join(select)} FROM json_each(%s)"  # noqa: S608
+    return sql.replace("%s", "?"), [*params, payload]
+
+
+def _write_behind(write: Callable[[], Any], meanwhile: Callable[[], None] | None) -> None:
+    """write() (database work on the driver's own connection, which releases the GIL while the database
+    works) in a second thread while meanwhile() (no database work) runs in this one; an error of
+    write() is raised here, as the database error Django would raise."""
+    if meanwhile is None:
+        with connection.wrap_database_errors:
+            write()
+        return
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            write()
+        except BaseException as exc:  # raised again below, in the caller's thread
+            failed.append(exc)
+
+    writer = threading.Thread(target=target, name="import-writer", daemon=True)
+    writer.start()
+    try:
+        meanwhile()
+    finally:
+        writer.join()
+    if failed:
+        with connection.wrap_database_errors:
+            raise failed[0]
 
 
 # --- the rejected-rows file -------------------------------------------------------------------------
