@@ -10,7 +10,9 @@ import datetime
 import decimal
 import io
 import json
+import queue
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from itertools import islice, repeat
@@ -20,6 +22,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
+from django.db.models import NOT_PROVIDED
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,6 +36,8 @@ BATCH_SIZE = 10_000  # rows per transaction (the checkpoint of a resume)
 # index scan (EXPLAIN at 1,000,000 leads: 771 ms against 17 ms)
 LOOKUP_CHUNK = 5000
 ERRORS_KEPT = 200
+COPY_CHUNK = 1000  # rows per piece of a COPY handed to the thread that sends it
+_ABORT = object()  # put in place of a COPY chunk: the rows could not be prepared
 _MEMO_LIMIT = 20_000
 _MISSING = object()
 _SET, _SKIP, _ERROR = object(), object(), object()  # what a cell does to its row (see Engine._settle)
@@ -326,7 +331,11 @@ class Engine:
                 distinct = set(column)
                 if target == "field" and passthrough and simple and choices is None:
                     # plain text: only empty cells and placeholders need a look
-                    odd = {t for t in distinct if not t or (empty_values and self._placeholder(t))}
+                    if empty_values:  # only short cells can be placeholders
+                        short = self.empty_max
+                        odd = {t for t in distinct if len(t) <= short and (not t or self._placeholder(t))}
+                    else:
+                        odd = distinct & {""}
                     if not odd:
                         full.append((name, column))
                         continue
@@ -765,6 +774,9 @@ class Engine:
         table = connection.ops.quote_name(self.model._meta.db_table)
         # the table and column are the model's own (quoted); the keys are one bound parameter
         if connection.vendor == "postgresql":
+            if all(type(key) is str for key in keys):  # text keys: one JSON text (the driver's array is slower)
+                sql = f"{table}.{column} = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))"
+                return RawSQL(sql, (json.dumps(keys, ensure_ascii=False),), output_field=BooleanField())  # noqa: S611
             return RawSQL(f"{table}.{column} = ANY(%s)", (keys,), output_field=BooleanField())  # noqa: S611
         if connection.vendor == "sqlite":
             sql = f"{table}.{column} IN (SELECT value FROM json_each(%s))"  # noqa: S608
@@ -949,53 +961,117 @@ class Engine:
             index[f.attname] = (position, convert)
             index.setdefault(f.name, (position, convert))
 
-        def tuples() -> Iterator[tuple]:
-            """The rows as tuples in file order, built column by column per set of given fields."""
-            groups: dict[tuple[str, ...], list[int]] = {}
-            for i, row in enumerate(rows):
-                groups.setdefault(tuple(row), []).append(i)
-            built: list[list[tuple]] = []
-            for names, indexes in groups.items():
-                group = rows if len(groups) == 1 else [rows[i] for i in indexes]
-                given: dict[int, str] = {}  # position → the row key that fills it (the last one wins)
-                for name in names:
-                    slot = index.get(name)
-                    if slot is not None:
-                        given[slot[0]] = name
-                columns: list[Any] = []
-                for position, constant in enumerate(constants):
-                    name = given.get(position)
-                    if name is None:
-                        columns.append(repeat(constant))
-                        continue
-                    column = [row[name] for row in group]
-                    convert = index[name][1]
-                    columns.append(list(map(convert, column)) if convert else column)
-                if given:
-                    built.append(list(zip(*columns, strict=False)))  # the constant columns repeat endlessly
-                else:
-                    built.append([tuple(constants)] * len(group))
-            if len(built) == 1:
-                yield from built[0]
-                return
-            ordered: list[Any] = [None] * len(rows)
-            for indexes, values in zip(groups.values(), built, strict=True):
-                for i, value in zip(indexes, values, strict=True):
-                    ordered[i] = value
-            yield from ordered
-
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                sql = f"COPY {table} ({', '.join(qn(c) for c in columns)}) FROM STDIN"
-                with cursor.cursor.copy(sql) as copy:
-                    for values in tuples():
-                        copy.write_row(values)
-                    if meanwhile is not None:  # the server inserts what it has received so far
-                        meanwhile()
+        table_columns = self._columns_of(rows, constants, index)
+        # columns no row fills that are NULL anyway (no default in the database) are left out
+        kept = [
+            position
+            for position, (f, column) in enumerate(zip(fields, table_columns, strict=True))
+            if not (type(column) is _Same and column.value is None and f.null and f.db_default is NOT_PROVIDED)
+        ]
+        columns = [columns[p] for p in kept]
+        table_columns = [table_columns[p] for p in kept]
+        names = ", ".join(qn(c) for c in columns)
+        given = [c for c in table_columns if type(c) is not _Same]
+        if connection.vendor == "postgresql":
+            # COPY in text format, built column by column and handed over in chunks to a second thread
+            # that sends them (the server starts on the first while the rest are built), then `meanwhile`
+            # runs here while the server inserts.
+            texts = [repeat(_copy_text(c.value)) if type(c) is _Same else _copy_texts(c) for c in table_columns]
+            if given:
+                lines = map("\t".join, zip(*texts, strict=False))  # the shared values repeat endlessly
             else:
-                placeholders = ", ".join(["%s"] * len(columns))
-                sql = f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) VALUES ({placeholders})"  # noqa: S608
-                cursor.executemany(sql, list(tuples()))
+                lines = repeat("\t".join(next(t) for t in texts), len(rows))
+            raw = connection.connection
+            encoding = raw.info.encoding
+            sql = f"COPY {table} ({names}) FROM STDIN"
+            chunks: queue.SimpleQueue = queue.SimpleQueue()
+
+            def write() -> None:
+                with raw.cursor() as cursor:
+                    # the foreign keys (deferred) are checked at the end of the COPY, in this thread, not
+                    # at the commit
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                    with cursor.copy(sql) as copy:
+                        while (chunk := chunks.get()) is not None:
+                            if chunk is _ABORT:
+                                raise RuntimeError("the rows to copy could not be prepared")
+                            copy.write(chunk)
+                    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+            def produce() -> None:
+                try:
+                    while part := list(islice(lines, COPY_CHUNK)):
+                        part.append("")
+                        chunks.put("\n".join(part).encode(encoding))
+                except BaseException:
+                    chunks.put(_ABORT)
+                    raise
+                finally:
+                    chunks.put(None)
+                if meanwhile is not None:
+                    meanwhile()
+
+            _write_behind(write, produce)
+            return
+        if connection.vendor == "sqlite":
+            # One statement over a JSON array of the rows: SQLite inserts them in one step without the
+            # GIL, so a second thread writes while `meanwhile` runs here.
+            statement = _sqlite_json_insert(table, names, table_columns)
+            if statement is not None:
+                raw = connection.connection
+                _write_behind(lambda: raw.execute(*statement).close(), meanwhile)
+                return
+        if given:
+            values = zip(*(repeat(c.value) if type(c) is _Same else c for c in table_columns), strict=False)
+        else:
+            values = repeat(tuple(c.value for c in table_columns), len(rows))
+        placeholders = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, list(values))
+        if meanwhile is not None:
+            meanwhile()
+
+    @staticmethod
+    def _columns_of(rows: list[dict[str, Any]], constants: list[Any], index: dict[str, tuple[int, Any]]) -> list[Any]:
+        """The table's columns for the rows, in file order: each a list of the rows' (converted) values,
+        or a _Same for a column no row gives (the default). Rows are grouped by the fields they give."""
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, row in enumerate(rows):
+            groups.setdefault(tuple(row), []).append(i)
+        fills: list[tuple[list[int], dict[int, str]]] = []
+        for names, indexes in groups.items():
+            given: dict[int, str] = {}  # position → the row key that fills it (the last one wins)
+            for name in names:
+                slot = index.get(name)
+                if slot is not None:
+                    given[slot[0]] = name
+            fills.append((indexes, given))
+        converters = dict(index.values())
+        single = len(fills) == 1
+        columns: list[Any] = []
+        for position, constant in enumerate(constants):
+            convert = converters.get(position)
+            if single:
+                name = fills[0][1].get(position)
+                if name is None:
+                    columns.append(_Same(constant))
+                    continue
+                column = [row[name] for row in rows]
+                columns.append(list(map(convert, column)) if convert else column)
+                continue
+            if all(position not in given for _indexes, given in fills):
+                columns.append(_Same(constant))
+                continue
+            column = [constant] * len(rows)
+            for indexes, given in fills:
+                name = given.get(position)
+                if name is not None:
+                    for i in indexes:
+                        value = rows[i][name]
+                        column[i] = convert(value) if convert else value
+            columns.append(column)
+        return columns
 
     def _move_stages(self, updates: list[tuple[Row, dict]]) -> list[tuple[Row, dict]]:
         """Stage changes of imported opportunities go through opportunity_move (gates, history rows)."""
@@ -1228,6 +1304,108 @@ def _converter(f: models.Field, vendor: str):
     return None
 
 
+# --- writing new rows -----------------------------------------------------------------------------
+
+
+class _Same:
+    """A column whose value is the same on every row of an insert."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+# COPY's text format: a backslash starts an escape, tab and newline separate fields and rows
+_COPY_ESCAPES = str.maketrans(
+    {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\b": "\\b", "\f": "\\f", "\v": "\\v"}
+)
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r\b\f\v]")
+
+
+def _copy_text(value: Any) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, int | decimal.Decimal | float):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return "\\\\x" + bytes(value).hex()
+    return _copy_text(json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value))
+
+
+def _copy_texts(values: list[Any]) -> list[str]:
+    """A column in COPY's text format: plain text (the usual case) is checked for escapes in one pass."""
+    if all(type(v) is str for v in values):
+        if _COPY_SPECIAL.search("".join(values)):
+            return [v.translate(_COPY_ESCAPES) for v in values]
+        return values
+    return list(map(_copy_text, values))
+
+
+_JSON_SAFE = frozenset({str, int, bool, float, type(None)})
+
+
+def _sqlite_json_insert(table: str, names: str, columns: list[Any]) -> tuple[str, list[Any]] | None:
+    """`INSERT … SELECT … FROM json_each(?)` of the rows: the shared values as parameters, the others
+    from one JSON array per row; None when a value would not come back from JSON as it went in."""
+    select, params, given = [], [], []
+    for column in columns:
+        if type(column) is _Same:
+            select.append("%s")
+            params.append(column.value)
+            continue
+        if not set(map(type, column)) <= _JSON_SAFE:
+            return None
+        select.append(f"json_extract(value, '$[{len(given)}]')")
+        given.append(column)
+    if not given:
+        return None
+    try:
+        payload = json.dumps(list(zip(*given, strict=True)), ensure_ascii=False, allow_nan=False)
+    except ValueError:  # an infinite or NaN float
+        return None
+    if "\\u0000" in payload:  # a NUL character: left to the driver's own binding (executemany)
+        return None
+    sql = f"INSERT INTO {table} ({names}) SELECT {', '.join(select)} FROM json_each(%s)"  # noqa: S608
+    return sql.replace("%s", "?"), [*params, payload]
+
+
+def _write_behind(write: Callable[[], Any], meanwhile: Callable[[], None] | None) -> None:
+    """write() (database work on the driver's own connection, which releases the GIL while the database
+    works) in a second thread while meanwhile() (no database work) runs in this one; an error of
+    write() is raised here, as the database error Django would raise."""
+    if meanwhile is None:
+        with connection.wrap_database_errors:
+            write()
+        return
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            write()
+        except BaseException as exc:  # raised again below, in the caller's thread
+            failed.append(exc)
+
+    writer = threading.Thread(target=target, name="import-writer", daemon=True)
+    writer.start()
+    try:
+        meanwhile()
+    finally:
+        writer.join()
+    if failed:
+        with connection.wrap_database_errors:
+            raise failed[0]
+
+
 # --- the rejected-rows file -------------------------------------------------------------------------
 
 
@@ -1295,6 +1473,16 @@ class _ReadAhead:
         return self.rows
 
 
+def _commit_without_flush() -> None:
+    """Let the current transaction (one batch of the bulk path) commit without waiting for its WAL to
+    reach the disk. Safe for a resume: the job's row offset commits in the same transaction, so a batch
+    lost in a server crash is missing from the offset as well and is done again; the job's final save
+    is an ordinary commit, which makes every batch before it durable."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
 def run_rows(
     engine: Engine,
     rows: Iterator[tuple[int, list[str]]],
@@ -1315,6 +1503,8 @@ def run_rows(
     while batch:
         ahead = _ReadAhead(engine, source, batch_size)
         with transaction.atomic():
+            if not engine.slow and not engine.dry_run:
+                _commit_without_flush()
             counts = engine.process(batch, meanwhile=ahead)
             done += len(batch)
             go_on = on_batch(batch, counts, done) if on_batch else True

@@ -100,12 +100,12 @@ def normalize_phone(value: str | None) -> str:
     return "+" + digits if len(digits) > 11 else digits
 
 
-def email_domains(emails: list[str | None]) -> list[str]:
-    """email_domain() of each e-mail address of a column."""
-    normalized = list(map(normalize_email, emails))
+def email_domains(emails: list[str | None], *, normalized: bool = False) -> list[str]:
+    """email_domain() of each e-mail address of a column (`normalized`: they are normalize_email()'s)."""
+    values = emails if normalized else list(map(normalize_email, emails))
     return [
         (normalize_domain(email if domain[:1].isspace() else domain) if at else "")
-        for email, (_local, at, domain) in zip(normalized, map(str.rpartition, normalized, repeat("@")), strict=True)
+        for email, (_local, at, domain) in zip(values, map(str.rpartition, values, repeat("@")), strict=True)
     ]
 
 

@@ -49,7 +49,6 @@ from keyfit.leads.normalize import (
     email_domain,
     email_domains,
     normalize_domain,
-    normalize_email,
     normalize_phones,
 )
 from keyfit.leads.permissions import editable_leads
@@ -364,8 +363,10 @@ def _clean_group(keys: tuple[str, ...], rows: list[dict[str, Any]], olds: list[L
                 values.append(_ABSENT)
         out["custom_fields"] = values
     emails = out.get("email")
+    # the column's texts are stripped strings: normalize_email() of each is its lower case
+    emails_normalized = list(map(str.lower, emails)) if emails is not None else None
     if "company_domain" not in present and "website" not in present and emails is not None:
-        out["company_domain"] = email_domains(emails)  # no domain given: the e-mail's
+        out["company_domain"] = email_domains(emails_normalized, normalized=True)  # no domain given: the e-mail's
     elif "company_domain" in present or "website" in present or emails is not None:
         domains = []
         for j, data in enumerate(rows):
@@ -388,7 +389,7 @@ def _clean_group(keys: tuple[str, ...], rows: list[dict[str, Any]], olds: list[L
                 errors[j] = {}
             errors[j]["__all__"] = [_("Give at least a name, a company, an e-mail address or a phone number.")]
     if emails is not None:
-        out["email_normalized"] = list(map(normalize_email, emails))
+        out["email_normalized"] = emails_normalized
     if phones_normalized is not None:
         out["phone_normalized"] = phones_normalized
     names = list(out)

@@ -188,3 +188,84 @@ def test_leads_in_several_batches_end_as_in_one(org, tmp_path, monkeypatch):
     # again: B1 goes back to its first row's values in batch 1 and forward to row 13's in batch 4
     again = run(org.ae, write(tmp_path / "batches2.csv", rows), LEAD_MAPPING)
     assert again.counts == {"rows": 12, "created": 0, "updated": 2, "unchanged": 7, "rejected": 3}
+
+
+def test_text_that_means_something_to_the_bulk_writer_is_stored_as_it_is(org, tmp_path):
+    """COPY's text format (PostgreSQL) and the JSON rows (SQLite) carry tabs, backslashes, line breaks
+    and `\\N` through unchanged; columns no row fills keep their defaults."""
+    from keyfit.leads.models import Lead
+
+    rows = [
+        ["ID", "姓名", "公司", "邮箱", "手机", "来源", "预算"],
+        ["T1", "tab\there", "C:\\dir\\file", "t1@example.com", "", "Select", ""],
+        ["T2", "\\N", "line\nbreak\r\nand more", "t2@example.com", "", "Select", "7"],
+        ["T3", "😀 \\t \\\\", 'quote " and , comma', "", "13800138000", "google", "0"],
+    ]
+    job = run(org.ae, write(tmp_path / "special.csv", rows), LEAD_MAPPING)
+    assert job.counts == {"rows": 3, "created": 3, "updated": 0, "unchanged": 0, "rejected": 0}
+    stored = {lead.external_id: lead for lead in Lead.objects.filter(external_id__in=["T1", "T2", "T3"])}
+    assert [(stored[k].contact_name, stored[k].company_name) for k in ("T1", "T2", "T3")] == [
+        ("tab\there", "C:\\dir\\file"),
+        ("\\N", "line\nbreak\r\nand more"),
+        ("😀 \\t \\\\", 'quote " and , comma'),
+    ]
+    t1, t2, t3 = stored["T1"], stored["T2"], stored["T3"]
+    assert (t1.estimated_value, str(t2.estimated_value), str(t3.estimated_value)) == (None, "7.00", "0.00")
+    assert (t1.source, t3.source, t3.phone_normalized, t1.email_normalized) == (
+        "import",
+        "web_form",
+        "+8613800138000",
+        "t1@example.com",
+    )
+    assert (t1.owner, t1.team, t1.custom_fields, t1.fit_score, t1.merged_into_id) == (
+        org.ae,
+        org.teams["east"],
+        {},
+        None,
+        None,
+    )
+    assert (t1.status, t1.priority, t1.version, t1.fit_breakdown) == ("new", 50, 1, [])
+    assert t1.created_at is not None and t1.created_at == t1.updated_at
+
+
+def test_a_batch_the_database_refuses_is_rolled_back_and_the_import_resumes(org, tmp_path, monkeypatch):
+    """The rows are written by a second thread: its error stops the import like any database error."""
+    from functools import partial
+
+    from django.db import DatabaseError, connection
+
+    from keyfit.imports import engine
+    from keyfit.leads.models import Lead
+
+    rows = [["ID", "姓名", "公司", "邮箱", "手机", "来源", "预算"]]
+    rows += [[f"R{i}", f"人{i}", "华东精密", f"r{i}@example.cn", "", "Select", ""] for i in range(1, 8)]
+    monkeypatch.setattr(services, "run_rows", partial(engine.run_rows, batch_size=3))
+    original = engine._write_behind
+    calls = {"n": 0}
+
+    def refusing(write, meanwhile):
+        calls["n"] += 1
+        if calls["n"] != 2:
+            return original(write, meanwhile)
+        raw = connection.connection
+
+        def refused():
+            raw.execute("SELECT * FROM no_such_table")
+
+        return original(refused, meanwhile)
+
+    monkeypatch.setattr(engine, "_write_behind", refusing)
+    job = services.import_job_create(
+        actor=org.ae, kind="lead", source_path=write(tmp_path / "refused.csv", rows), mapping=LEAD_MAPPING
+    )
+    with pytest.raises(DatabaseError):
+        services.import_job_start(actor=org.ae, job=job, inline=True)
+    job.refresh_from_db()
+    assert (job.status, job.rows_done, job.created) == (ImportJob.Status.FAILED, 3, 3)
+    assert job.message.startswith("The import stopped:")
+    assert sorted(Lead.objects.values_list("external_id", flat=True)) == ["R1", "R2", "R3"]
+    monkeypatch.setattr(engine, "_write_behind", original)
+    job = services.import_job_resume(actor=org.ae, job=job)
+    assert job.status == ImportJob.Status.DONE
+    assert job.counts == {"rows": 7, "created": 7, "updated": 0, "unchanged": 0, "rejected": 0}
+    assert Lead.objects.filter(external_id__startswith="R").count() == 7
