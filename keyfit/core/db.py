@@ -81,3 +81,32 @@ def _register_timezone(cursor) -> None:
     loader = connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
     if connection.timezone != loader.timezone:
         register_tzloader(connection.timezone, cursor)
+
+
+def fetch_values(qs) -> list:
+    """The rows of a ``values()`` queryset — the same dicts iterating it gives — with its statement run
+    through `prepared_cursor()`: list pages run one shape of statement on every request, so PostgreSQL
+    plans it once per connection instead of every time. Any other queryset (model instances,
+    ``values_list``), or where statements are not prepared, is simply iterated."""
+    from django.core.exceptions import EmptyResultSet
+    from django.db.models.query import ValuesIterable
+
+    if qs._result_cache is not None or qs._iterable_class is not ValuesIterable or qs.db != "default":
+        return list(qs)
+    if not prepared_statements_enabled():
+        return list(qs)
+    query = qs.query
+    compiler = query.get_compiler(qs.db)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        return []
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    # What ValuesIterable does with the compiler's rows: the fields' conversions, then dicts by name.
+    converters = compiler.get_converters([s[0] for s in compiler.select[0 : compiler.col_count]])
+    if converters:
+        rows = compiler.apply_converters(rows, converters)
+    names = [*query.extra_select, *query.values_select, *query.annotation_select]
+    return [dict(zip(names, row, strict=True)) for row in rows]

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import BooleanField, F, Func, Q, QuerySet
 
+from keyfit.core.db import fetch_values
 from keyfit.core.errors import ValidationFailed
 
 
@@ -104,12 +105,15 @@ def _after(order: tuple[str, ...], values: list[Any]) -> Q:
     return bound & q
 
 
+rows_after = _after  # for pages that merge several ordered reads themselves
+
+
 def keyset_page(qs: QuerySet, *, order: tuple[str, ...], cursor: str | None, limit: int) -> Page:
     """One page of `qs` in `order` (which must end with a unique field, e.g. 'id')."""
     limit = max(1, limit)
     if cursor:
         qs = qs.filter(_after(order, decode_cursor(cursor, len(order))))
-    rows = list(qs.order_by(*order)[: limit + 1])
+    rows = fetch_values(qs.order_by(*order)[: limit + 1])  # values(): from a prepared statement on PostgreSQL
     has_more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = None
