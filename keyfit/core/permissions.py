@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 
 from keyfit.core.roles import Role
 
@@ -143,6 +143,25 @@ def scope_q(user, *, prefix: str = "", owner_field: str = "owner", team_field: s
     if teams:
         q |= Q(**{f"{prefix}{team_field}__in": sorted(teams)})
     return q
+
+
+def scope_key(q):
+    """A hashable key equal for equal scope conditions (model instances by primary key), or None."""
+    if isinstance(q, Q):
+        parts = [scope_key(child) for child in q.children]
+        if any(part is None for part in parts):
+            return None
+        return (q.connector, q.negated, tuple(parts))
+    name, value = q
+    if isinstance(value, Model):
+        value = (value._meta.label, value.pk)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        if not all(isinstance(v, (int, str)) for v in value):
+            return None
+        value = tuple(sorted(value))
+    elif not isinstance(value, (int, str, bool, type(None))):
+        return None
+    return (name, value)
 
 
 SCOPE_PARTS_MAX = 8  # teams; beyond, a statement per team costs more than filtering one ordered scan

@@ -5,13 +5,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Model, Prefetch, Q, Sum
+from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
 
 from keyfit.core.audit import audit_for
 from keyfit.core.db import prepared_cursor
 from keyfit.core.errors import ValidationFailed, field_error
 from keyfit.core.pagination import Page, _after, decode_cursor, encode_cursor, keyset_page
+from keyfit.core.permissions import scope_key as _scope_key
 from keyfit.core.permissions import scope_parts, scope_q
 from keyfit.pipeline import lookups
 from keyfit.pipeline.choices import StageKind
@@ -597,25 +598,6 @@ def filters_key(filters: dict) -> tuple:
 
 def _copy_totals(totals):
     return {stage_id: {"count": e["count"], "totals": list(e["totals"])} for stage_id, e in totals.items()}
-
-
-def _scope_key(q):
-    """A hashable key equal for equal scope conditions (model instances by primary key), or None."""
-    if isinstance(q, Q):
-        parts = [_scope_key(child) for child in q.children]
-        if any(part is None for part in parts):
-            return None
-        return (q.connector, q.negated, tuple(parts))
-    name, value = q
-    if isinstance(value, Model):
-        value = (value._meta.label, value.pk)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        if not all(isinstance(v, (int, str)) for v in value):
-            return None
-        value = tuple(sorted(value))
-    elif not isinstance(value, (int, str, bool, type(None))):
-        return None
-    return (name, value)
 
 
 def _cards(user, filters):

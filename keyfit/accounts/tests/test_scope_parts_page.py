@@ -47,3 +47,26 @@ def test_merged_pages_equal_the_scoped_scan(org, monkeypatch, who, filters, prep
     scanned = _walk(user, filters, 7, merged=False, monkeypatch=monkeypatch)
     assert merged == scanned
     assert len(merged[0]) == len(set(merged[0])) > 7  # several pages, no row twice
+
+
+@pytest.mark.parametrize("prepared", [False, True])
+def test_manager_api_pages_are_the_same_merged_or_scanned(org, monkeypatch, api_client_for, prepared):
+    if prepared:
+        monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    for i in range(25):
+        owner = [org.ae, org.south_ae, org.east_manager][i % 3]
+        AccountFactory(owner=owner, team=owner.team, name=f"Co {i % 9}", custom_fields={"n": i, "tags": ["a"]})
+    client = api_client_for(org.east_manager)
+
+    def walk():
+        bodies, url = [], "/api/v1/accounts?limit=4"
+        while url:
+            body = client.get(url).json()
+            bodies.append(body)
+            url = f"/api/v1/accounts?limit=4&cursor={body['next_cursor']}" if body["next_cursor"] else None
+        return bodies
+
+    merged = walk()
+    assert isinstance(merged[0]["items"][0]["custom_fields"], dict)
+    monkeypatch.setattr(selectors, "_page_by_scope_parts", lambda *a, **k: None)
+    assert walk() == merged
