@@ -16,6 +16,7 @@ import random
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -354,7 +355,31 @@ def _select_batch(
         qs = qs.filter(Q(priority__lt=p) | Q(priority=p, created_at__gt=c) | Q(priority=p, created_at=c, id__gt=i))
     if connection.features.has_select_for_update_skip_locked:
         qs = qs.select_for_update(skip_locked=True, of=("self",))
-    return list(qs.order_by("-priority", "created_at", "id").values(*fields)[:limit])
+    qs = qs.order_by("-priority", "created_at", "id")[:limit]
+    if connection.vendor != "postgresql":
+        return list(qs.values(*fields))
+    # PostgreSQL returns every routing field in its Python type but the JSON custom fields: read plain
+    # tuples and decode each distinct custom-fields text once (a batch repeats the same few)
+    sql, params = qs.values_list(*fields).query.sql_with_params()
+    decoded: dict[str, Any] = {}
+    position = fields.index("custom_fields") if "custom_fields" in fields else -1
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    out = []
+    for values in rows:
+        row = dict(zip(fields, values, strict=True))
+        if position >= 0:
+            text = values[position]
+            if isinstance(text, str):
+                value = decoded.get(text)
+                if value is None:
+                    value = json.loads(text)
+                    if len(decoded) < 10_000:
+                        decoded[text] = value
+                row["custom_fields"] = value
+        out.append(row)
+    return out
 
 
 def route_leads(
@@ -629,6 +654,13 @@ def _route_rows(
             )
         )
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    batch = uuid.uuid4().hex[:16]
+    copy_text = None
+    if connection.vendor == "postgresql" and len(decisions) > COPY_DECISIONS_MIN:
+        # the decisions' COPY text is built in a thread while the database updates the leads
+        executor = ThreadPoolExecutor(max_workers=1)
+        copy_text = executor.submit(_decision_copy_text, decisions, now, actor_id, seed, batch)
+        executor.shutdown(wait=False)
     with _pipelined(len(rows) <= PIPELINE_MAX):
         _write_assignments(updates, now=now)
         if unplaced:
@@ -639,7 +671,7 @@ def _route_rows(
             )
         _write_loads(teams)
         _write_round_robin(teams)
-        _write_decisions(decisions, now=now, actor_id=actor_id, seed=seed, batch=uuid.uuid4().hex[:16])
+        _write_decisions(decisions, now=now, actor_id=actor_id, seed=seed, batch=batch, copy_text=copy_text)
         if notify and assigned_per_user:
             _notify_assigned(assigned_per_user, updates, now=now, sla=sla)
     if keep:
@@ -769,13 +801,13 @@ def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *
                 "CREATE TEMPORARY TABLE IF NOT EXISTS leads_routing_batch "
                 "(id bigint PRIMARY KEY, owner_id bigint, team_id bigint, due timestamptz) ON COMMIT DELETE ROWS"
             )
-            dues: dict[datetime.datetime, str] = {}
+            ends: dict[tuple, str] = {}
             lines = []
             for lead_id, owner_id, team_id, due in updates:
-                due_text = dues.get(due)
-                if due_text is None:
-                    due_text = dues[due] = due.isoformat()
-                lines.append(f"{int(lead_id)}\t{int(owner_id)}\t{int(team_id)}\t{due_text}\n")
+                end = ends.get((owner_id, team_id, due))
+                if end is None:
+                    end = ends[owner_id, team_id, due] = f"\t{int(owner_id)}\t{int(team_id)}\t{due.isoformat()}\n"
+                lines.append(f"{int(lead_id)}{end}")
             with cursor.cursor.copy("COPY leads_routing_batch (id, owner_id, team_id, due) FROM STDIN") as copy:
                 copy.write("".join(lines))
             cursor.execute(
@@ -839,41 +871,56 @@ _DECISION_COLUMNS = (
 )
 
 
+COPY_DECISIONS_MIN = 200  # more decisions than this are COPYed (PostgreSQL)
+
+
+def _decision_copy_text(
+    decisions: list[tuple], now: datetime.datetime, actor_id: int | None, seed: int, batch: str
+) -> str:
+    """The decisions as COPY text. Pure Python: a large batch builds it in a thread while the database
+    runs the batch's UPDATE of the leads."""
+    constant_end = f"\t{int(seed)}\t{batch.translate(_COPY_ESCAPES)}\n"
+    at = now.isoformat()
+    actor = _copy_value(actor_id)
+    # kind, rule, team, previous and new owner, actor: the same for every lead sent the same way
+    middles: dict[tuple, str] = {}
+    lines = []
+    for lead_id, kind, rule_id, team_id, from_id, to_id, outcome, priority, left, open_before, excluded in decisions:
+        key = (id(outcome), kind, from_id, to_id)
+        middle = middles.get(key)
+        if middle is None:
+            middle = middles[key] = (
+                f"\t{at}\t{kind}\t{_copy_value(rule_id)}\t{_copy_value(team_id)}\t"
+                f"{_copy_value(from_id)}\t{_copy_value(to_id)}\t{actor}\tlead "
+            )
+        lines.append(
+            f"{int(lead_id)}{middle}{int(lead_id)}{outcome.tail(left, open_before, excluded).copy}\t"
+            f"{outcome.head.copy}{_inputs_tail(priority, left, open_before, excluded)}{constant_end}"
+        )
+    return "".join(lines)
+
+
 def _write_decisions(
-    decisions: list[tuple], *, now: datetime.datetime, actor_id: int | None, seed: int, batch: str
+    decisions: list[tuple],
+    *,
+    now: datetime.datetime,
+    actor_id: int | None,
+    seed: int,
+    batch: str,
+    copy_text: Future | None = None,
 ) -> None:
     """Store the decisions built by `_route_rows`: (lead, kind, rule, team, from owner, to owner, outcome,
     priority, quota left, open leads, excluded owner)."""
     if not decisions:
         return
-    if connection.vendor == "postgresql" and len(decisions) > 200:
+    if connection.vendor == "postgresql" and len(decisions) > COPY_DECISIONS_MIN:
+        text = (
+            copy_text.result() if copy_text is not None else _decision_copy_text(decisions, now, actor_id, seed, batch)
+        )
         table = RoutingDecision._meta.db_table
         columns = ", ".join(_DECISION_COLUMNS)
-        constant_end = f"\t{int(seed)}\t{batch.translate(_COPY_ESCAPES)}\n"
-        at = now.isoformat()
-        actor = _copy_value(actor_id)
-        lines = []
-        for (
-            lead_id,
-            kind,
-            rule_id,
-            team_id,
-            from_id,
-            to_id,
-            outcome,
-            priority,
-            left,
-            open_before,
-            excluded,
-        ) in decisions:
-            lines.append(
-                f"{int(lead_id)}\t{at}\t{kind}\t{_copy_value(rule_id)}\t{_copy_value(team_id)}\t"
-                f"{_copy_value(from_id)}\t{_copy_value(to_id)}\t{actor}\t"
-                f"lead {int(lead_id)}{outcome.tail(left, open_before, excluded).copy}\t"
-                f"{outcome.head.copy}{_inputs_tail(priority, left, open_before, excluded)}{constant_end}"
-            )
         with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            copy.write("".join(lines))
+            copy.write(text)
         return
     if connection.vendor == "postgresql":  # a few rows: one INSERT, no ids asked back (pipelined)
         table = RoutingDecision._meta.db_table
