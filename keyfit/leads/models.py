@@ -491,7 +491,10 @@ class RoutingDecision(models.Model):
     checks per decision at commit — most of the commit of a routing batch, which logs one decision per lead.
     """
 
-    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="decisions")
+    # no index of its own: routingdecision_lead_idx (lead, -at) starts with it
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="decisions", db_index=False
+    )
     at = models.DateTimeField(_("at"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=10, choices=DecisionKind.choices)
     rule = models.ForeignKey(
