@@ -166,43 +166,60 @@ def _token(locked: dict[int, tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     return tuple((pk, locked[pk][1]) for pk in sorted(locked))
 
 
-def _read_counters(
-    members: list[int], users: list[int], since: datetime.date
-) -> tuple[dict[int, list[tuple[datetime.date, int]]], dict[int, int]]:
-    """The quota counters of `members` from `since` on and the open leads of `users`, in one round trip."""
-    loads: dict[int, list[tuple[datetime.date, int]]] = defaultdict(list)
-    open_counts: dict[int, int] = {}
-    parts, params = [], []
+Counters = tuple[dict[int, list[tuple[datetime.date, int]]], dict[int, int]]
+
+
+def _counters_sql(members: list[int], users: list[int], since: datetime.date) -> str:
+    """The quota counters of `members` from `since` on and the open leads of `users` (integers and a
+    date are formatted in: the statement can join a multi-statement round trip)."""
+    parts = []
     if members:
         parts.append(
             f"SELECT 0, member_id, day, assigned FROM {MemberLoad._meta.db_table} "  # noqa: S608
-            f"WHERE member_id IN ({', '.join(['%s'] * len(members))}) AND day >= %s"
+            f"WHERE member_id IN ({', '.join(str(int(m)) for m in members)}) AND day >= '{since.isoformat()}'"
         )
-        params += [*members, since]
     if users:
         parts.append(
             f"SELECT 1, user_id, NULL, open_leads FROM {OwnerLoad._meta.db_table} "  # noqa: S608
-            f"WHERE user_id IN ({', '.join(['%s'] * len(users))})"
+            f"WHERE user_id IN ({', '.join(str(int(u)) for u in users)})"
         )
-        params += users
-    if parts:
-        with connection.cursor() as cursor:
-            cursor.execute(" UNION ALL ".join(parts), params)
-            for kind, key, day, n in cursor.fetchall():
-                if kind == 0:
-                    if isinstance(day, str):  # SQLite through a UNION
-                        day = datetime.date.fromisoformat(day)
-                    loads[key].append((day, n))
-                else:
-                    open_counts[key] = n
+    return " UNION ALL ".join(parts)
+
+
+def _counters_from(rows: Iterable[tuple]) -> Counters:
+    loads: dict[int, list[tuple[datetime.date, int]]] = defaultdict(list)
+    open_counts: dict[int, int] = {}
+    for kind, key, day, n in rows:
+        if kind == 0:
+            if isinstance(day, str):  # SQLite through a UNION
+                day = datetime.date.fromisoformat(day)
+            loads[key].append((day, n))
+        else:
+            open_counts[key] = n
     return loads, open_counts
 
 
+def _read_counters(members: list[int], users: list[int], since: datetime.date) -> Counters:
+    """The quota counters of `members` from `since` on and the open leads of `users`, in one round trip."""
+    sql = _counters_sql(members, users, since)
+    if not sql:
+        return defaultdict(list), {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return _counters_from(cursor.fetchall())
+
+
 def _team_states(
-    config: RoutingConfig, locked: dict[int, tuple[int, int]], *, seed: int, now: datetime.datetime
+    config: RoutingConfig,
+    locked: dict[int, tuple[int, int]],
+    *,
+    seed: int,
+    now: datetime.datetime,
+    counters: Counters | None = None,
 ) -> dict[int, TeamState]:
     """The state of the locked teams: their members with today's and the 30 days' quota counters and
-    (least-loaded teams) open leads, read under the team locks."""
+    (least-loaded teams) open leads, read under the team locks (or given: `counters`, read under the
+    locks for every team of `config`)."""
     teams = [config.teams[pk] for pk in sorted(locked) if pk in config.teams]
     if not teams:
         return {}
@@ -210,7 +227,7 @@ def _team_states(
     oldest = min(todays.values()) - datetime.timedelta(days=29)
     quota_members = sorted(m.id for t in teams for m in t.members if m.max30 is not None)
     users = sorted({m.user_id for t in teams if t.strategy == Strategy.LEAST_LOADED for m in t.members})
-    loads, open_counts = _read_counters(quota_members, users, oldest)
+    loads, open_counts = counters if counters is not None else _read_counters(quota_members, users, oldest)
     states: dict[int, TeamState] = {}
     for t in teams:
         today = todays[t.pk]
@@ -265,22 +282,38 @@ def _pending_sql(limit: int) -> str:
     )
 
 
-def _lock_all_and_read_pending(limit: int) -> tuple[dict[int, tuple[int, int]], list[dict[str, Any]]]:
-    """PostgreSQL: relax the commit, lock every routing team in id order, then read the waiting leads —
-    three statements in one round trip (the leads are read after the locks are granted)."""
+def _lock_all_and_read_pending(
+    limit: int, now: datetime.datetime
+) -> tuple[dict[int, tuple[int, int]], list[dict[str, Any]], Counters | None]:
+    """PostgreSQL: relax the commit, lock every routing team in id order, then read the waiting leads
+    and — for the configuration this process keeps — the counters of every team, in one round trip (each
+    statement after the locks are granted). The counters serve when the configuration is still current."""
+    kept = routing_config.current()
+    counters_sql = ""
+    if kept is not None:
+        counters_sql = _counters_sql(kept.quota_member_ids(), kept.least_loaded_user_ids(), kept.oldest_day(now))
     with connection.cursor() as cursor:
-        # only column names, choice values and an integer are formatted in
+        # only column names, choice values and integers are formatted in
         lock = "SELECT id, rr_position, config_version FROM leads_routingteam ORDER BY id FOR UPDATE"
         sql = f"SET LOCAL synchronous_commit TO OFF; {lock}; {_pending_sql(limit)}"
-        cursor.execute(sql)
+        cursor.execute(f"{sql}; {counters_sql}" if counters_sql else sql)
         cursor.nextset()
         locked = {pk: (rr, version) for pk, rr, version in cursor.fetchall()}
         cursor.nextset()
         rows = [dict(zip(PENDING_FIELDS, values, strict=True)) for values in cursor.fetchall()]
+        counters = None
+        if kept is not None:
+            if counters_sql:
+                cursor.nextset()
+                counters = _counters_from(cursor.fetchall())
+            else:
+                counters = (defaultdict(list), {})
+            if kept.token != _token(locked):
+                counters = None  # read for another configuration
     for row in rows:
         if isinstance(row.get("custom_fields"), str):
             row["custom_fields"] = json.loads(row["custom_fields"])
-    return locked, rows
+    return locked, rows, counters
 
 
 def _match(rows: list[dict[str, Any]], rules: tuple[RuleConfig, ...]) -> list[RuleConfig | None]:
@@ -410,8 +443,9 @@ def route_leads(
         try:
             with transaction.atomic():
                 moment = now or timezone.now()
+                counters = None
                 if pending:
-                    rows, matched, config, locked = _pending_batch(ids, batch_size, after)
+                    rows, matched, config, locked, counters = _pending_batch(ids, batch_size, after, moment)
                     if (
                         waiting_for is not None
                         and len(rows) < batch_size
@@ -433,7 +467,7 @@ def route_leads(
                         raise _ConfigMoved
                 if not rows:
                     break
-                teams = _team_states(config, locked, seed=seed, now=moment)
+                teams = _team_states(config, locked, seed=seed, now=moment, counters=counters)
                 _route_rows(
                     rows,
                     matched=matched,
@@ -458,21 +492,22 @@ def route_leads(
 
 
 def _pending_batch(
-    ids: list[int] | None, batch_size: int, after: dict | None
-) -> tuple[list[dict[str, Any]], list[RuleConfig | None], RoutingConfig, dict[int, tuple[int, int]]]:
+    ids: list[int] | None, batch_size: int, after: dict | None, now: datetime.datetime
+) -> tuple[list[dict[str, Any]], list[RuleConfig | None], RoutingConfig, dict[int, tuple[int, int]], Counters | None]:
     """Group commit: take every routing team's lock first, then every lead waiting at that moment.
     Producers queued behind the locks find their leads already routed by the batch ahead of them (one
     short transaction each) instead of routing one lead apiece. The configuration is the one this
     process keeps, unless the teams' versions moved."""
+    counters = None
     if connection.vendor == "postgresql" and ids is None and after is None:
-        locked, rows = _lock_all_and_read_pending(batch_size)
+        locked, rows, counters = _lock_all_and_read_pending(batch_size, now)
     else:
         locked = _lock_teams(None)
         rows = _select_batch(lead_ids=ids, fields=PENDING_FIELDS, limit=batch_size, after=after, pending=True)
     config = routing_config.kept(_token(locked))
     matched = _match(rows, config.rules)
     needed = {r.routing_team_id for r in matched if r is not None}
-    return rows, matched, config, {pk: locked[pk] for pk in needed if pk in locked}
+    return rows, matched, config, {pk: locked[pk] for pk in needed if pk in locked}, counters
 
 
 # session-level advisory lock held by the producer routing the pending leads (PostgreSQL)
@@ -501,19 +536,23 @@ def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
 
 def _route_new_lead_grouped(*, actor, lead_id: int, seed: int) -> RouteResult | None:
     """Route as the leader, or return None once another leader's committed batch placed the lead."""
-    waiting = Lead.objects.filter(pk=lead_id, route_requested=True, owner__isnull=True, merged_into__isnull=True)
+    # another producer is routing: wait until it is done (every waiter wakes at once; the shared lock is
+    # released in the same round trip), then see whether it took our lead — one round trip
+    lock = ONLINE_ROUTER_LOCK
+    still = (  # an integer is formatted in
+        f"SELECT EXISTS (SELECT 1 FROM {Lead._meta.db_table} WHERE id = {int(lead_id)} AND route_requested "  # noqa: S608
+        "AND owner_id IS NULL AND merged_into_id IS NULL)"
+    )
+    wait_and_check = f"SELECT pg_advisory_lock_shared({lock}); SELECT pg_advisory_unlock_shared({lock}); {still}"
     with connection.cursor() as cursor:
         for _attempt in range(50):
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [ONLINE_ROUTER_LOCK])
             if cursor.fetchone()[0]:
                 break
-            # another producer is routing: wait until it is done (every waiter wakes at once; the
-            # shared lock is released in the same round trip), then see whether it took our lead
-            cursor.execute(
-                "SELECT pg_advisory_lock_shared(%s); SELECT pg_advisory_unlock_shared(%s)",
-                [ONLINE_ROUTER_LOCK, ONLINE_ROUTER_LOCK],
-            )
-            if not waiting.exists():
+            cursor.execute(wait_and_check)
+            cursor.nextset()
+            cursor.nextset()
+            if not cursor.fetchone()[0]:
                 return None
         else:
             cursor.execute("SELECT pg_advisory_lock(%s)", [ONLINE_ROUTER_LOCK])

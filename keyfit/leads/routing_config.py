@@ -167,6 +167,11 @@ def kept(token: tuple[tuple[int, int], ...]) -> RoutingConfig:
     return config
 
 
+def current() -> RoutingConfig | None:
+    """The configuration this process keeps, if any (not checked against the database)."""
+    return _kept
+
+
 def forget() -> None:
     """Drop this process's configuration (tests; the version check makes it unnecessary otherwise)."""
     global _kept
