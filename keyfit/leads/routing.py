@@ -13,6 +13,7 @@ import datetime
 import json
 import math
 import random
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -33,6 +34,8 @@ from keyfit.leads.models import Lead, MemberLoad, Notification, OwnerLoad, Routi
 from keyfit.leads.routing_config import RoutingConfig, RuleConfig, TeamConfig
 
 DEFAULT_BATCH = 5000
+# bulk routing on PostgreSQL reads the next batch on a second connection while a batch writes
+OVERLAP_BATCHES = True
 UNLIMITED = None
 
 
@@ -437,6 +440,16 @@ def route_leads(
     """
     result = RouteResult()
     ids = None if lead_ids is None else sorted({int(i) for i in lead_ids})
+    if (
+        OVERLAP_BATCHES
+        and not pending
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and (ids is None or len(ids) > batch_size)
+    ):
+        return _route_overlapped(
+            actor=actor, ids=ids, seed=seed, now=now, batch_size=batch_size, keep=keep_decisions, notify=notify
+        )
     after = None
     attempts = 0
     while True:
@@ -489,6 +502,134 @@ def route_leads(
             break
         after = rows[-1]
     return result
+
+
+class _Relay:
+    """The order of overlapped batches: who may read next (after which row) and who may route next."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.read = -1  # the last batch whose leads were read
+        self.after: dict | None = None  # its last lead
+        self.last_read = False  # it was the last batch (short)
+        self.committed = -1  # the last batch routed and committed
+        self.error: BaseException | None = None
+
+    def wait(self, ready: Callable[[], bool]) -> bool:
+        with self.changed:
+            self.changed.wait_for(lambda: ready() or self.error is not None)
+            return self.error is None
+
+    def update(self, **values) -> None:
+        with self.changed:
+            for name, value in values.items():
+                setattr(self, name, value)
+            self.changed.notify_all()
+
+
+def _route_overlapped(
+    *,
+    actor,
+    ids: list[int] | None,
+    seed: int,
+    now: datetime.datetime | None,
+    batch_size: int,
+    keep: bool,
+    notify: bool,
+) -> RouteResult:
+    """Bulk routing on PostgreSQL over two connections, batches taken in turn: while one batch writes
+    and commits, the next one reads its leads (``SKIP LOCKED``, after the last lead of the batch ahead)
+    and matches their rules. It then waits for the batch ahead to commit before it locks its teams and
+    reads their counters, so the leads are handed out exactly as one batch after the other would."""
+    result = RouteResult()
+    relay = _Relay()
+
+    def worker(first: int) -> None:
+        try:
+            batch = first
+            while _route_relayed(
+                batch,
+                relay,
+                result,
+                actor=actor,
+                ids=ids,
+                seed=seed,
+                now=now,
+                size=batch_size,
+                keep=keep,
+                notify=notify,
+            ):
+                batch += 2
+        except BaseException as exc:  # handed to the caller below
+            relay.update(error=exc)
+        finally:
+            connections.close_all()  # this thread's connection
+
+    threads = [threading.Thread(target=worker, args=(first,), name=f"routing-{first}") for first in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if relay.error is not None:
+        raise relay.error
+    return result
+
+
+def _route_relayed(
+    batch: int, relay: _Relay, result: RouteResult, *, actor, ids, seed, now, size, keep, notify
+) -> bool:
+    """Route overlapped batch number `batch`; False when there is no such batch."""
+    if not relay.wait(lambda: relay.read == batch - 1 or relay.last_read):
+        return False
+    if relay.last_read:  # a batch ahead was the last one
+        return False
+    after = relay.after
+    published = False
+    try:
+        for _attempt in range(20):
+            try:
+                with transaction.atomic():
+                    moment = now or timezone.now()
+                    config = routing_config.load()
+                    rows = _select_batch(lead_ids=ids, fields=list(config.fields), limit=size, after=after)
+                    if not published:
+                        relay.update(
+                            read=batch, after=rows[-1] if rows else None, last_read=ids is not None or len(rows) < size
+                        )
+                        published = True
+                    matched = _match(rows, config.rules)
+                    if not relay.wait(lambda: relay.committed == batch - 1):
+                        return False
+                    if not rows:
+                        return False
+                    needed = {r.routing_team_id for r in matched if r is not None}
+                    locked = _lock_teams(needed)
+                    versions = dict(config.token)
+                    if len(locked) != len(needed) or any(
+                        versions.get(pk) != version for pk, (_rr, version) in locked.items()
+                    ):
+                        raise _ConfigMoved
+                    teams = _team_states(config, locked, seed=seed, now=moment)
+                    _route_rows(
+                        rows,
+                        matched=matched,
+                        teams=teams,
+                        actor=actor,
+                        seed=seed,
+                        now=moment,
+                        result=result,
+                        keep=keep,
+                        notify=notify,
+                    )
+                    result.batches += 1
+                return True
+            except _ConfigMoved:
+                continue
+        raise RuntimeError("The routing configuration keeps changing; try again.")  # pragma: no cover
+    finally:
+        if not published:
+            relay.update(read=batch, last_read=True)
+        relay.update(committed=batch)
 
 
 def _pending_batch(

@@ -256,3 +256,73 @@ def test_online_routing_while_the_configuration_changes():
     paused = set(RoutingMember.objects.filter(paused=True).values_list("user_id", flat=True))
     lead = lead_create(actor=admin, data={"company_name": "After", "industry": "retail"}, route=True)
     assert lead.owner_id is not None and lead.owner_id not in paused
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_overlapped_batches_hand_out_leads_as_one_batch_after_the_other():
+    """Bulk routing on PostgreSQL reads the next batch while the previous one writes: the owners, reasons,
+    quota counters and round-robin position are those of routing the batches one after the other."""
+    if connection.vendor != "postgresql":
+        pytest.skip("overlapped batches are PostgreSQL's")
+    from django.db import transaction
+
+    from keyfit.leads.models import RoutingTeam
+    from keyfit.leads.tests.test_routing import _kept_counts, _recount
+
+    capacity = RoutingTeamFactory(team=TeamFactory(), strategy="capacity")
+    for i in range(3):
+        RoutingMemberFactory(routing_team=capacity, user=UserFactory(role="sdr"), position=i, max_per_30_days=9000)
+    least = RoutingTeamFactory(team=TeamFactory(), strategy="least_loaded")
+    for i in range(3):
+        RoutingMemberFactory(routing_team=least, user=UserFactory(role="sdr"), position=i)
+    rr = RoutingTeamFactory(team=TeamFactory(), strategy="round_robin")
+    for i in range(4):
+        RoutingMemberFactory(
+            routing_team=rr,
+            user=UserFactory(role="sdr"),
+            position=i,
+            paused=i == 3,
+            preferred_filters=[{"field": "region", "operator": "eq", "value": "Shanghai"}] if i == 0 else [],
+        )
+    RoutingRuleFactory(
+        routing_team=capacity, position=1, conditions=[{"field": "industry", "operator": "eq", "value": "saas"}]
+    )
+    RoutingRuleFactory(
+        routing_team=least, position=2, conditions=[{"field": "region", "operator": "in", "value": ["Hubei"]}]
+    )
+    RoutingRuleFactory(routing_team=rr, position=3, conditions=[])
+    Lead.objects.bulk_create(
+        [
+            Lead(
+                company_name=f"C{i}",
+                industry="saas" if i % 3 == 0 else "retail",
+                region=["Shanghai", "Hubei", "Beijing"][i % 3 if i % 2 else 1],
+                priority=i % 97,
+            )
+            for i in range(3000)
+        ],
+        batch_size=1000,
+    )
+
+    def outcome():
+        return (
+            dict(Lead.objects.values_list("pk", "owner_id")),
+            sorted(RoutingDecision.objects.values_list("lead_id", "reason")),
+            sorted(MemberLoad.objects.values_list("member_id", "assigned")),
+            sorted(RoutingTeam.objects.values_list("pk", "rr_position")),
+        )
+
+    with transaction.atomic():  # inside a transaction: one batch after the other on this connection
+        first = route_leads(seed=5, now=NOW, batch_size=400, keep_decisions=False)
+    one_by_one = outcome()
+    Lead.objects.update(owner=None, team=None, assigned_at=None, sla_due_at=None)
+    RoutingDecision.objects.all().delete()
+    MemberLoad.objects.all().delete()
+    RoutingTeam.objects.update(rr_position=-1)
+    second = route_leads(seed=5, now=NOW, batch_size=400, keep_decisions=False)  # overlapped
+    # 1,000 SaaS leads for 3 × 300 a day: 100 wait
+    assert (first.routed, first.unrouted, first.batches) == (2900, 100, 8)
+    assert (second.routed, second.unrouted, second.batches) == (2900, 100, 8)
+    assert outcome() == one_by_one
+    assert _kept_counts() == _recount()
