@@ -9,5 +9,7 @@ class LeadsConfig(AppConfig):
 
     def ready(self) -> None:
         from keyfit.core.nav import NavItem, register_nav
+        from keyfit.leads import routing_config
 
+        routing_config.connect()
         register_nav(NavItem(key="leads", label=_("Leads"), url_name="leads:queue", order=20))

@@ -179,6 +179,10 @@ def compile_all(conds: Iterable[dict[str, Any]]) -> Callable[[dict[str, Any]], b
         return lambda row: True
     if len(tests) == 1:
         return tests[0]
+    if len(tests) == 2:  # the common case, without a generator per row
+        first, second = tests
+        return lambda row: first(row) and second(row)
+
     return lambda row: all(t(row) for t in tests)
 
 

@@ -13,22 +13,29 @@ import datetime
 import json
 import math
 import random
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from keyfit.leads import routing_config
 from keyfit.leads.calendar import Calendar
 from keyfit.leads.choices import OPEN_STATUSES, DecisionKind, NotificationKind, Strategy
-from keyfit.leads.conditions import VALUE_FIELDS, compile_all
-from keyfit.leads.models import Lead, MemberLoad, Notification, RoutingDecision, RoutingMember, RoutingRule, RoutingTeam
+from keyfit.leads.conditions import VALUE_FIELDS
+from keyfit.leads.models import Lead, MemberLoad, Notification, OwnerLoad, RoutingDecision
+from keyfit.leads.routing_config import RoutingConfig, RuleConfig, TeamConfig
 
 DEFAULT_BATCH = 5000
+# bulk routing on PostgreSQL reads the next batch on a second connection while a batch writes
+OVERLAP_BATCHES = True
 UNLIMITED = None
 
 
@@ -64,11 +71,11 @@ class MemberState:
 
 @dataclass
 class TeamState:
-    routing_team: RoutingTeam
+    config: TeamConfig
     members: list[MemberState]
     tie_rank: dict[int, int]
-    calendar: Calendar
     today: datetime.date
+    rr_read: int  # the round-robin position read under the lock
     rr_position: int
     has_preferences: bool
     # the members any strategy may still pick (not paused, quota left), in member order: kept up to date
@@ -79,7 +86,11 @@ class TeamState:
 
     @property
     def strategy(self) -> str:
-        return self.routing_team.strategy
+        return self.config.strategy
+
+    @property
+    def calendar(self) -> Calendar:
+        return self.config.calendar
 
 
 @dataclass
@@ -130,131 +141,195 @@ def _pick(team: TeamState, row: dict[str, Any], exclude_user: int | None) -> tup
     return min(pool, key=lambda m: (m.open_count, team.tie_rank[m.id])), preferred
 
 
-def _load_teams(team_ids: Iterable[int], *, seed: int, now: datetime.datetime) -> dict[int, TeamState]:
-    team_ids = sorted(set(team_ids))
-    if not team_ids:
-        return {}
-    teams = list(
-        RoutingTeam.objects.select_for_update(of=("self",))
-        .select_related("team", "calendar")
-        .prefetch_related("calendar__exceptions")
-        .filter(pk__in=team_ids)
-        .order_by("id")
-    )
-    members = list(
-        RoutingMember.objects.select_for_update(of=("self",))
-        .select_related("user")
-        .filter(routing_team__in=team_ids, user__is_active=True)
-        .order_by("id")
-    )
-    by_team: dict[int, list[RoutingMember]] = defaultdict(list)
-    for m in sorted(members, key=lambda m: (m.position, m.id)):
-        by_team[m.routing_team_id].append(m)
-    # Open-lead counts of the least-loaded teams' members, read under the locks (the members of those
-    # teams come from the locked rows: no separate query for them)
-    least_loaded = {t.id for t in teams if t.strategy == Strategy.LEAST_LOADED}
-    least_loaded_users = {m.user_id for m in members if m.routing_team_id in least_loaded}
-    open_counts = _open_counts(least_loaded_users)
-    calendars = {t.id: Calendar.from_model(t.calendar) for t in teams}
-    todays = {t.id: calendars[t.id].local_date(now) for t in teams}
-    oldest = min(todays.values()) - datetime.timedelta(days=29)
+class _ConfigMoved(Exception):
+    """The routing configuration changed between reading it and locking the teams: route the batch again."""
+
+
+def _lock_teams(team_ids: Iterable[int] | None) -> dict[int, tuple[int, int]]:
+    """Lock the routing teams (`team_ids`, or all) in id order, relaxing the commit (see `_relax_commit`)
+    in the same round trip on PostgreSQL: {team id: (round-robin position, configuration version)}."""
+    where = ""
+    if team_ids is not None:
+        ids = sorted({int(i) for i in team_ids})
+        if not ids:
+            _relax_commit()
+            return {}
+        where = f" WHERE id IN ({', '.join(str(i) for i in ids)})"  # integers only
+    sql = f"SELECT id, rr_position, config_version FROM leads_routingteam{where} ORDER BY id"  # noqa: S608
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SET LOCAL synchronous_commit TO OFF; {sql} FOR UPDATE")
+            cursor.nextset()
+        else:
+            cursor.execute(sql)
+        return {pk: (rr, version) for pk, rr, version in cursor.fetchall()}
+
+
+def _token(locked: dict[int, tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    return tuple((pk, locked[pk][1]) for pk in sorted(locked))
+
+
+Counters = tuple[dict[int, list[tuple[datetime.date, int]]], dict[int, int]]
+
+
+def _counters_sql(members: list[int], users: list[int], since: datetime.date) -> str:
+    """The quota counters of `members` from `since` on and the open leads of `users` (integers and a
+    date are formatted in: the statement can join a multi-statement round trip)."""
+    parts = []
+    if members:
+        parts.append(
+            f"SELECT 0, member_id, day, assigned FROM {MemberLoad._meta.db_table} "  # noqa: S608
+            f"WHERE member_id IN ({', '.join(str(int(m)) for m in members)}) AND day >= '{since.isoformat()}'"
+        )
+    if users:
+        parts.append(
+            f"SELECT 1, user_id, NULL, open_leads FROM {OwnerLoad._meta.db_table} "  # noqa: S608
+            f"WHERE user_id IN ({', '.join(str(int(u)) for u in users)})"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def _counters_from(rows: Iterable[tuple]) -> Counters:
     loads: dict[int, list[tuple[datetime.date, int]]] = defaultdict(list)
-    for member_id, day, assigned in MemberLoad.objects.filter(
-        member__in=[m.id for m in members], day__gte=oldest
-    ).values_list("member_id", "day", "assigned"):
-        loads[member_id].append((day, assigned))
+    open_counts: dict[int, int] = {}
+    for kind, key, day, n in rows:
+        if kind == 0:
+            if isinstance(day, str):  # SQLite through a UNION
+                day = datetime.date.fromisoformat(day)
+            loads[key].append((day, n))
+        else:
+            open_counts[key] = n
+    return loads, open_counts
+
+
+def _read_counters(members: list[int], users: list[int], since: datetime.date) -> Counters:
+    """The quota counters of `members` from `since` on and the open leads of `users`, in one round trip."""
+    sql = _counters_sql(members, users, since)
+    if not sql:
+        return defaultdict(list), {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return _counters_from(cursor.fetchall())
+
+
+def _team_states(
+    config: RoutingConfig,
+    locked: dict[int, tuple[int, int]],
+    *,
+    seed: int,
+    now: datetime.datetime,
+    counters: Counters | None = None,
+) -> dict[int, TeamState]:
+    """The state of the locked teams: their members with today's and the 30 days' quota counters and
+    (least-loaded teams) open leads, read under the team locks (or given: `counters`, read under the
+    locks for every team of `config`)."""
+    teams = [config.teams[pk] for pk in sorted(locked) if pk in config.teams]
+    if not teams:
+        return {}
+    todays = {t.pk: t.calendar.local_date(now) for t in teams}
+    oldest = min(todays.values()) - datetime.timedelta(days=29)
+    quota_members = sorted(m.id for t in teams for m in t.members if m.max30 is not None)
+    users = sorted({m.user_id for t in teams if t.strategy == Strategy.LEAST_LOADED for m in t.members})
+    loads, open_counts = counters if counters is not None else _read_counters(quota_members, users, oldest)
     states: dict[int, TeamState] = {}
     for t in teams:
-        today = todays[t.id]
+        today = todays[t.pk]
         first_day = today - datetime.timedelta(days=29)
         ms: list[MemberState] = []
-        for index, m in enumerate(by_team.get(t.id, [])):
-            rows = loads.get(m.id, [])
+        for index, m in enumerate(t.members):
+            rows = loads.get(m.id, ())
             ms.append(
                 MemberState(
                     id=m.id,
                     user_id=m.user_id,
-                    name=m.user.display_name,
+                    name=m.name,
                     index=index,
                     paused=m.paused,
-                    max30=m.max_per_30_days,
-                    prefers=compile_all(m.preferred_filters) if m.preferred_filters else None,
+                    max30=m.max30,
+                    prefers=m.prefers,
                     got_today=sum(n for d, n in rows if d == today),
                     got_30=sum(n for d, n in rows if first_day <= d <= today),
                     open_count=open_counts.get(m.user_id, 0),
                 )
             )
         order = [m.id for m in ms]
-        random.Random(f"{seed}:{t.id}").shuffle(order)
-        states[t.id] = TeamState(
-            routing_team=t,
+        random.Random(f"{seed}:{t.pk}").shuffle(order)
+        rr = locked[t.pk][0]
+        rr = rr if -1 <= rr < max(len(ms), 1) else -1
+        states[t.pk] = TeamState(
+            config=t,
             members=ms,
             tie_rank={mid: i for i, mid in enumerate(order)},
-            calendar=calendars[t.id],
             today=today,
-            rr_position=t.rr_position if -1 <= t.rr_position < max(len(ms), 1) else -1,
+            rr_read=rr,
+            rr_position=rr,
             has_preferences=any(m.prefers is not None for m in ms),
             pool=[m for m in ms if m.available()],
         )
     return states
 
 
-def _open_counts(user_ids: set[int]) -> dict[int, int]:
-    """The open leads (new, screening, qualified; not merged) of each user, in one round trip.
-
-    Counted as all open leads by owner and status (an index-only scan of ``lead_queue_idx``) minus the
-    open ones among merged leads (the small partial index of merged leads): filtering on ``merged_into``
-    directly would visit every open lead's row.
-    """
-    if not user_ids:
-        return {}
-    users = sorted(user_ids)
-    statuses = [str(s) for s in OPEN_STATUSES]
-    owner_in = ", ".join(["%s"] * len(users))
-    status_in = ", ".join(["%s"] * len(statuses))
-    table = Lead._meta.db_table
-    sql = (  # only placeholders and the table name are formatted in
-        f"SELECT owner_id, COUNT(*) FROM {table} WHERE owner_id IN ({owner_in}) AND status IN ({status_in}) "  # noqa: S608
-        f"GROUP BY owner_id UNION ALL "
-        f"SELECT owner_id, -COUNT(*) FROM {table} WHERE merged_into_id IS NOT NULL AND owner_id IN ({owner_in}) "
-        f"AND status IN ({status_in}) GROUP BY owner_id"
-    )
-    counts: dict[int, int] = defaultdict(int)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*users, *statuses, *users, *statuses])
-        for owner_id, n in cursor.fetchall():
-            counts[owner_id] += n
-    return dict(counts)
-
-
-_ROW_FIELDS = {"id", "priority", "created_at", "owner_id", "team_id", "route_requested"}
+_ROW_FIELDS = routing_config.ROW_FIELDS
 # online batches are small: read every field a condition may test instead of asking which are used
 PENDING_FIELDS = sorted(_ROW_FIELDS | set(VALUE_FIELDS))
 
 
-def _lock_all_teams() -> None:
-    """Relax the commit (see `_relax_commit`) and lock every routing team in id order (the order every
-    routing transaction locks them in), in one round trip."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SET LOCAL synchronous_commit TO OFF; SELECT id FROM leads_routingteam ORDER BY id FOR UPDATE"
-            )
-    else:
-        _relax_commit()
+def _pending_sql(limit: int) -> str:
+    """The leads waiting for online routing, locked (``SKIP LOCKED``), highest priority first."""
+    columns = ", ".join(Lead._meta.get_field(name).column for name in PENDING_FIELDS)
+    statuses = ", ".join(f"'{s}'" for s in OPEN_STATUSES)  # choice values: plain words
+    return (
+        f"SELECT {columns} FROM {Lead._meta.db_table} WHERE route_requested AND owner_id IS NULL "  # noqa: S608
+        f"AND merged_into_id IS NULL AND status IN ({statuses}) ORDER BY priority DESC, created_at, id "
+        f"LIMIT {int(limit)} FOR UPDATE SKIP LOCKED"
+    )
 
 
-def _fields_needed(rules: list[RoutingRule]) -> list[str]:
-    names = set(_ROW_FIELDS)
-    conds = [c for r in rules for c in r.conditions or []]
-    conds += [
-        c
-        for m in RoutingMember.objects.exclude(preferred_filters=[]).values_list("preferred_filters", flat=True)
-        for c in m
-    ]
-    for c in conds:
-        names.add("custom_fields" if c["field"].startswith("cf.") else c["field"])
-    return sorted(names)
+def _lock_all_and_read_pending(
+    limit: int, now: datetime.datetime
+) -> tuple[dict[int, tuple[int, int]], list[dict[str, Any]], Counters | None]:
+    """PostgreSQL: relax the commit, lock every routing team in id order, then read the waiting leads
+    and — for the configuration this process keeps — the counters of every team, in one round trip (each
+    statement after the locks are granted). The counters serve when the configuration is still current."""
+    kept = routing_config.current()
+    counters_sql = ""
+    if kept is not None:
+        counters_sql = _counters_sql(kept.quota_member_ids(), kept.least_loaded_user_ids(), kept.oldest_day(now))
+    with connection.cursor() as cursor:
+        # only column names, choice values and integers are formatted in
+        lock = "SELECT id, rr_position, config_version FROM leads_routingteam ORDER BY id FOR UPDATE"
+        sql = f"SET LOCAL synchronous_commit TO OFF; {lock}; {_pending_sql(limit)}"
+        cursor.execute(f"{sql}; {counters_sql}" if counters_sql else sql)
+        cursor.nextset()
+        locked = {pk: (rr, version) for pk, rr, version in cursor.fetchall()}
+        cursor.nextset()
+        rows = [dict(zip(PENDING_FIELDS, values, strict=True)) for values in cursor.fetchall()]
+        counters = None
+        if kept is not None:
+            if counters_sql:
+                cursor.nextset()
+                counters = _counters_from(cursor.fetchall())
+            else:
+                counters = (defaultdict(list), {})
+            if kept.token != _token(locked):
+                counters = None  # read for another configuration
+    for row in rows:
+        if isinstance(row.get("custom_fields"), str):
+            row["custom_fields"] = json.loads(row["custom_fields"])
+    return locked, rows, counters
+
+
+def _match(rows: list[dict[str, Any]], rules: tuple[RuleConfig, ...]) -> list[RuleConfig | None]:
+    """The first rule each lead matches (rules need no state)."""
+    matched: list[RuleConfig | None] = []
+    for row in rows:
+        for rule in rules:
+            if rule.test(row):
+                matched.append(rule)
+                break
+        else:
+            matched.append(None)
+    return matched
 
 
 def _reason(lead_id: int, d: dict[str, Any]) -> str:
@@ -316,7 +391,31 @@ def _select_batch(
         qs = qs.filter(Q(priority__lt=p) | Q(priority=p, created_at__gt=c) | Q(priority=p, created_at=c, id__gt=i))
     if connection.features.has_select_for_update_skip_locked:
         qs = qs.select_for_update(skip_locked=True, of=("self",))
-    return list(qs.order_by("-priority", "created_at", "id").values(*fields)[:limit])
+    qs = qs.order_by("-priority", "created_at", "id")[:limit]
+    if connection.vendor != "postgresql":
+        return list(qs.values(*fields))
+    # PostgreSQL returns every routing field in its Python type but the JSON custom fields: read plain
+    # tuples and decode each distinct custom-fields text once (a batch repeats the same few)
+    sql, params = qs.values_list(*fields).query.sql_with_params()
+    decoded: dict[str, Any] = {}
+    position = fields.index("custom_fields") if "custom_fields" in fields else -1
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    out = []
+    for values in rows:
+        row = dict(zip(fields, values, strict=True))
+        if position >= 0:
+            text = values[position]
+            if isinstance(text, str):
+                value = decoded.get(text)
+                if value is None:
+                    value = json.loads(text)
+                    if len(decoded) < 10_000:
+                        decoded[text] = value
+                row["custom_fields"] = value
+        out.append(row)
+    return out
 
 
 def route_leads(
@@ -341,41 +440,215 @@ def route_leads(
     """
     result = RouteResult()
     ids = None if lead_ids is None else sorted({int(i) for i in lead_ids})
+    if (
+        OVERLAP_BATCHES
+        and not pending
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and (ids is None or len(ids) > batch_size)
+    ):
+        return _route_overlapped(
+            actor=actor, ids=ids, seed=seed, now=now, batch_size=batch_size, keep=keep_decisions, notify=notify
+        )
     after = None
+    attempts = 0
     while True:
-        with transaction.atomic():
-            if not pending:
-                _relax_commit()
-            moment = now or timezone.now()
-            if pending:
-                # Group commit: take the routing teams' locks first, then every lead waiting at that
-                # moment. Producers queued behind the locks find their leads already routed by the
-                # batch ahead of them (one short transaction each) instead of routing one lead apiece.
-                _lock_all_teams()
-                rows = _select_batch(lead_ids=ids, fields=PENDING_FIELDS, limit=batch_size, after=after, pending=True)
-                if (
-                    waiting_for is not None
-                    and len(rows) < batch_size
-                    and not any(row["id"] == waiting_for for row in rows)
-                ):
-                    break
+        try:
+            with transaction.atomic():
+                moment = now or timezone.now()
+                counters = None
+                if pending:
+                    rows, matched, config, locked, counters = _pending_batch(ids, batch_size, after, moment)
+                    if (
+                        waiting_for is not None
+                        and len(rows) < batch_size
+                        and not any(row["id"] == waiting_for for row in rows)
+                    ):
+                        break
+                else:
+                    # the configuration is read before the teams are locked (only the teams the batch
+                    # needs are): when a change committed in between, the batch is routed again
+                    config = routing_config.load()
+                    rows = _select_batch(lead_ids=ids, fields=list(config.fields), limit=batch_size, after=after)
+                    matched = _match(rows, config.rules)
+                    needed = {r.routing_team_id for r in matched if r is not None}
+                    locked = _lock_teams(needed)
+                    versions = dict(config.token)
+                    if len(locked) != len(needed) or any(
+                        versions.get(pk) != version for pk, (_rr, version) in locked.items()
+                    ):
+                        raise _ConfigMoved
                 if not rows:
                     break
-            rules = list(
-                RoutingRule.objects.filter(active=True).select_related("routing_team__team").order_by("position", "id")
-            )
-            if not pending:
-                rows = _select_batch(lead_ids=ids, fields=_fields_needed(rules), limit=batch_size, after=after)
-            if not rows:
-                break
-            _route_rows(
-                rows, rules=rules, actor=actor, seed=seed, now=moment, result=result, keep=keep_decisions, notify=notify
-            )
-            result.batches += 1
+                teams = _team_states(config, locked, seed=seed, now=moment, counters=counters)
+                _route_rows(
+                    rows,
+                    matched=matched,
+                    teams=teams,
+                    actor=actor,
+                    seed=seed,
+                    now=moment,
+                    result=result,
+                    keep=keep_decisions,
+                    notify=notify,
+                )
+                result.batches += 1
+        except _ConfigMoved:
+            attempts += 1
+            if attempts > 20:  # pragma: no cover - the configuration keeps changing
+                raise RuntimeError("The routing configuration keeps changing; try again.") from None
+            continue
         if ids is not None or len(rows) < batch_size:
             break
         after = rows[-1]
     return result
+
+
+class _Relay:
+    """The order of overlapped batches: who may read next (after which row) and who may route next."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.read = -1  # the last batch whose leads were read
+        self.after: dict | None = None  # its last lead
+        self.last_read = False  # it was the last batch (short)
+        self.committed = -1  # the last batch routed and committed
+        self.error: BaseException | None = None
+
+    def wait(self, ready: Callable[[], bool]) -> bool:
+        with self.changed:
+            self.changed.wait_for(lambda: ready() or self.error is not None)
+            return self.error is None
+
+    def update(self, **values) -> None:
+        with self.changed:
+            for name, value in values.items():
+                setattr(self, name, value)
+            self.changed.notify_all()
+
+
+def _route_overlapped(
+    *,
+    actor,
+    ids: list[int] | None,
+    seed: int,
+    now: datetime.datetime | None,
+    batch_size: int,
+    keep: bool,
+    notify: bool,
+) -> RouteResult:
+    """Bulk routing on PostgreSQL over two connections, batches taken in turn: while one batch writes
+    and commits, the next one reads its leads (``SKIP LOCKED``, after the last lead of the batch ahead)
+    and matches their rules. It then waits for the batch ahead to commit before it locks its teams and
+    reads their counters, so the leads are handed out exactly as one batch after the other would."""
+    result = RouteResult()
+    relay = _Relay()
+
+    def worker(first: int) -> None:
+        try:
+            batch = first
+            while _route_relayed(
+                batch,
+                relay,
+                result,
+                actor=actor,
+                ids=ids,
+                seed=seed,
+                now=now,
+                size=batch_size,
+                keep=keep,
+                notify=notify,
+            ):
+                batch += 2
+        except BaseException as exc:  # handed to the caller below
+            relay.update(error=exc)
+        finally:
+            connections.close_all()  # this thread's connection
+
+    threads = [threading.Thread(target=worker, args=(first,), name=f"routing-{first}") for first in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if relay.error is not None:
+        raise relay.error
+    return result
+
+
+def _route_relayed(
+    batch: int, relay: _Relay, result: RouteResult, *, actor, ids, seed, now, size, keep, notify
+) -> bool:
+    """Route overlapped batch number `batch`; False when there is no such batch."""
+    if not relay.wait(lambda: relay.read == batch - 1 or relay.last_read):
+        return False
+    if relay.last_read:  # a batch ahead was the last one
+        return False
+    after = relay.after
+    published = False
+    try:
+        for _attempt in range(20):
+            try:
+                with transaction.atomic():
+                    moment = now or timezone.now()
+                    config = routing_config.load()
+                    rows = _select_batch(lead_ids=ids, fields=list(config.fields), limit=size, after=after)
+                    if not published:
+                        relay.update(
+                            read=batch, after=rows[-1] if rows else None, last_read=ids is not None or len(rows) < size
+                        )
+                        published = True
+                    matched = _match(rows, config.rules)
+                    if not relay.wait(lambda: relay.committed == batch - 1):
+                        return False
+                    if not rows:
+                        return False
+                    needed = {r.routing_team_id for r in matched if r is not None}
+                    locked = _lock_teams(needed)
+                    versions = dict(config.token)
+                    if len(locked) != len(needed) or any(
+                        versions.get(pk) != version for pk, (_rr, version) in locked.items()
+                    ):
+                        raise _ConfigMoved
+                    teams = _team_states(config, locked, seed=seed, now=moment)
+                    _route_rows(
+                        rows,
+                        matched=matched,
+                        teams=teams,
+                        actor=actor,
+                        seed=seed,
+                        now=moment,
+                        result=result,
+                        keep=keep,
+                        notify=notify,
+                    )
+                    result.batches += 1
+                return True
+            except _ConfigMoved:
+                continue
+        raise RuntimeError("The routing configuration keeps changing; try again.")  # pragma: no cover
+    finally:
+        if not published:
+            relay.update(read=batch, last_read=True)
+        relay.update(committed=batch)
+
+
+def _pending_batch(
+    ids: list[int] | None, batch_size: int, after: dict | None, now: datetime.datetime
+) -> tuple[list[dict[str, Any]], list[RuleConfig | None], RoutingConfig, dict[int, tuple[int, int]], Counters | None]:
+    """Group commit: take every routing team's lock first, then every lead waiting at that moment.
+    Producers queued behind the locks find their leads already routed by the batch ahead of them (one
+    short transaction each) instead of routing one lead apiece. The configuration is the one this
+    process keeps, unless the teams' versions moved."""
+    counters = None
+    if connection.vendor == "postgresql" and ids is None and after is None:
+        locked, rows, counters = _lock_all_and_read_pending(batch_size, now)
+    else:
+        locked = _lock_teams(None)
+        rows = _select_batch(lead_ids=ids, fields=PENDING_FIELDS, limit=batch_size, after=after, pending=True)
+    config = routing_config.kept(_token(locked))
+    matched = _match(rows, config.rules)
+    needed = {r.routing_team_id for r in matched if r is not None}
+    return rows, matched, config, {pk: locked[pk] for pk in needed if pk in locked}, counters
 
 
 # session-level advisory lock held by the producer routing the pending leads (PostgreSQL)
@@ -404,19 +677,23 @@ def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
 
 def _route_new_lead_grouped(*, actor, lead_id: int, seed: int) -> RouteResult | None:
     """Route as the leader, or return None once another leader's committed batch placed the lead."""
-    waiting = Lead.objects.filter(pk=lead_id, route_requested=True, owner__isnull=True, merged_into__isnull=True)
+    # another producer is routing: wait until it is done (every waiter wakes at once; the shared lock is
+    # released in the same round trip), then see whether it took our lead — one round trip
+    lock = ONLINE_ROUTER_LOCK
+    still = (  # an integer is formatted in
+        f"SELECT EXISTS (SELECT 1 FROM {Lead._meta.db_table} WHERE id = {int(lead_id)} AND route_requested "  # noqa: S608
+        "AND owner_id IS NULL AND merged_into_id IS NULL)"
+    )
+    wait_and_check = f"SELECT pg_advisory_lock_shared({lock}); SELECT pg_advisory_unlock_shared({lock}); {still}"
     with connection.cursor() as cursor:
         for _attempt in range(50):
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [ONLINE_ROUTER_LOCK])
             if cursor.fetchone()[0]:
                 break
-            # another producer is routing: wait until it is done (every waiter wakes at once; the
-            # shared lock is released in the same round trip), then see whether it took our lead
-            cursor.execute(
-                "SELECT pg_advisory_lock_shared(%s); SELECT pg_advisory_unlock_shared(%s)",
-                [ONLINE_ROUTER_LOCK, ONLINE_ROUTER_LOCK],
-            )
-            if not waiting.exists():
+            cursor.execute(wait_and_check)
+            cursor.nextset()
+            cursor.nextset()
+            if not cursor.fetchone()[0]:
                 return None
         else:
             cursor.execute("SELECT pg_advisory_lock(%s)", [ONLINE_ROUTER_LOCK])
@@ -430,9 +707,20 @@ def reroute_breached(*, lead_rows: list[dict[str, Any]], now: datetime.datetime,
     """Re-assign SLA-breached leads inside their own team, never to the owner who missed the SLA."""
     result = RouteResult()
     if lead_rows:
-        _relax_commit()
+        locked = _lock_teams({r["routing_team_id"] for r in lead_rows})
+        config = routing_config.load()  # read under the locks: current
+        teams = _team_states(config, locked, seed=seed, now=now)
         _route_rows(
-            lead_rows, rules=[], actor=None, seed=seed, now=now, result=result, keep=True, notify=True, sla=True
+            lead_rows,
+            matched=None,
+            teams=teams,
+            actor=None,
+            seed=seed,
+            now=now,
+            result=result,
+            keep=True,
+            notify=True,
+            sla=True,
         )
     return result
 
@@ -440,7 +728,8 @@ def reroute_breached(*, lead_rows: list[dict[str, Any]], now: datetime.datetime,
 def _route_rows(
     rows: list[dict[str, Any]],
     *,
-    rules: list[RoutingRule],
+    matched: list[RuleConfig | None] | None,
+    teams: dict[int, TeamState],
     actor,
     seed: int,
     now: datetime.datetime,
@@ -449,21 +738,6 @@ def _route_rows(
     notify: bool,
     sla: bool = False,
 ) -> None:
-    compiled = [(r, compile_all(r.conditions or [])) for r in rules]
-    # first pass: the rule of every lead (rules need no state); only the teams used are then locked
-    matched: list[RoutingRule | None] = []
-    if not sla:
-        for row in rows:
-            for candidate, test in compiled:
-                if test(row):
-                    matched.append(candidate)
-                    break
-            else:
-                matched.append(None)
-        team_ids = {r.routing_team_id for r in matched if r is not None}
-    else:
-        team_ids = {r["routing_team_id"] for r in rows}
-    teams = _load_teams(team_ids, seed=seed, now=now)
     updates: list[tuple[int, int, int, datetime.datetime]] = []
     decisions: list[tuple] = []
     assigned_per_user: dict[int, int] = defaultdict(int)
@@ -485,7 +759,7 @@ def _route_rows(
         excluded = row.get("owner_id") if sla else None
         if team is not None:
             member, preferred = _pick(team, row, excluded)
-            key = (rule.pk if rule else None, team.routing_team.pk, member.id if member else None, preferred)
+            key = (rule.pk if rule else None, team.config.pk, member.id if member else None, preferred)
         else:
             key = ()
         outcome = outcomes.get(key)
@@ -530,8 +804,8 @@ def _route_rows(
             open_before = member.open_count - 1
         team.changed = True
         if team.due is None:
-            team.due = team.calendar.add_working_minutes(now, team.routing_team.sla_minutes)
-        team_id = team.routing_team.team_id
+            team.due = team.calendar.add_working_minutes(now, team.config.sla_minutes)
+        team_id = team.config.team_id
         updates.append((lead_id, member.user_id, team_id, team.due))
         assigned_per_user[member.user_id] += 1
         if written is not None:
@@ -559,13 +833,27 @@ def _route_rows(
                 excluded,
             )
         )
-    _write_assignments(updates, now=now)
-    if unplaced:
-        Lead.objects.filter(pk__in=unplaced).update(route_requested=False)
-    _write_loads(teams)
-    _write_round_robin(teams)
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
-    _write_decisions(decisions, now=now, actor_id=actor_id, seed=seed, batch=uuid.uuid4().hex[:16])
+    batch = uuid.uuid4().hex[:16]
+    copy_text = None
+    if connection.vendor == "postgresql" and len(decisions) > COPY_DECISIONS_MIN:
+        # the decisions' COPY text is built in a thread while the database updates the leads
+        executor = ThreadPoolExecutor(max_workers=1)
+        copy_text = executor.submit(_decision_copy_text, decisions, now, actor_id, seed, batch)
+        executor.shutdown(wait=False)
+    with _pipelined(len(rows) <= PIPELINE_MAX):
+        _write_assignments(updates, now=now)
+        if unplaced:
+            _execute(
+                f"UPDATE {Lead._meta.db_table} SET route_requested = FALSE "  # noqa: S608
+                f"WHERE id IN ({', '.join(['%s'] * len(unplaced))})",
+                unplaced,
+            )
+        _write_loads(teams)
+        _write_round_robin(teams)
+        _write_decisions(decisions, now=now, actor_id=actor_id, seed=seed, batch=batch, copy_text=copy_text)
+        if notify and assigned_per_user:
+            _notify_assigned(assigned_per_user, updates, now=now, sla=sla)
     if keep:
         result.decisions.extend(
             {
@@ -578,12 +866,10 @@ def _route_rows(
             }
             for d in decisions
         )
-    if notify and assigned_per_user:
-        _notify_assigned(assigned_per_user, updates, now=now, sla=sla)
 
 
 def _static_inputs(
-    rule: RoutingRule | None, team: TeamState | None, member: MemberState | None, preferred: bool
+    rule: RuleConfig | None, team: TeamState | None, member: MemberState | None, preferred: bool
 ) -> dict:
     """The inputs of a decision that every lead sent the same way shares (`_Outcome`)."""
     if team is None:
@@ -591,8 +877,8 @@ def _static_inputs(
     info: dict[str, Any] = {
         "rule": rule.pk if rule else None,
         "rule_name": rule.name if rule else "",
-        "team": team.routing_team.team_id,
-        "team_name": team.routing_team.team.name,
+        "team": team.config.team_id,
+        "team_name": team.config.team_name,
         "strategy": str(team.strategy),
     }
     if member is None:
@@ -664,6 +950,27 @@ def _copy_value(value: Any) -> str:
     return "\\N" if value is None else str(value)
 
 
+# batches up to this size (online routing) send their writes in one PostgreSQL pipeline; larger ones COPY
+PIPELINE_MAX = 50
+
+
+@contextmanager
+def _pipelined(small: bool):
+    """Send the statements of the block without waiting for each answer (psycopg's pipeline mode) on
+    PostgreSQL: the writes of an online batch cost one round trip while the team locks are held."""
+    if small and connection.vendor == "postgresql":
+        connection.ensure_connection()
+        with connection.connection.pipeline():
+            yield
+    else:
+        yield
+
+
+def _execute(sql: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *, now: datetime.datetime) -> None:
     if not updates:
         return
@@ -674,13 +981,13 @@ def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *
                 "CREATE TEMPORARY TABLE IF NOT EXISTS leads_routing_batch "
                 "(id bigint PRIMARY KEY, owner_id bigint, team_id bigint, due timestamptz) ON COMMIT DELETE ROWS"
             )
-            dues: dict[datetime.datetime, str] = {}
+            ends: dict[tuple, str] = {}
             lines = []
             for lead_id, owner_id, team_id, due in updates:
-                due_text = dues.get(due)
-                if due_text is None:
-                    due_text = dues[due] = due.isoformat()
-                lines.append(f"{int(lead_id)}\t{int(owner_id)}\t{int(team_id)}\t{due_text}\n")
+                end = ends.get((owner_id, team_id, due))
+                if end is None:
+                    end = ends[owner_id, team_id, due] = f"\t{int(owner_id)}\t{int(team_id)}\t{due.isoformat()}\n"
+                lines.append(f"{int(lead_id)}{end}")
             with cursor.cursor.copy("COPY leads_routing_batch (id, owner_id, team_id, due) FROM STDIN") as copy:
                 copy.write("".join(lines))
             cursor.execute(
@@ -690,6 +997,14 @@ def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *
                 [now, now],
             )
             cursor.execute("TRUNCATE leads_routing_batch")
+        elif connection.vendor == "postgresql":
+            values = ", ".join(["(%s::bigint, %s::bigint, %s::bigint, %s::timestamptz)"] * len(updates))
+            cursor.execute(
+                f"""UPDATE leads_lead AS l SET owner_id = v.owner_id, team_id = v.team_id, assigned_at = %s,
+                   sla_due_at = v.due, sla_breached_at = NULL, route_requested = FALSE, updated_at = %s
+                   FROM (VALUES {values}) AS v (id, owner_id, team_id, due) WHERE l.id = v.id""",  # noqa: S608
+                [now, now, *(value for u in updates for value in u)],
+            )
         else:
             adapt = connection.ops.adapt_datetimefield_value
             stamp = adapt(now)
@@ -701,22 +1016,23 @@ def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *
 
 
 def _write_loads(teams: dict[int, TeamState]) -> None:
-    rows = [
-        MemberLoad(member_id=m.id, day=t.today, assigned=m.got_today)
-        for t in teams.values()
-        for m in t.members
-        if m.assigned_now
-    ]
+    """Today's quota counter of every member this batch gave leads to (read under the team locks, so
+    the new value is the old one plus this batch's)."""
+    rows = [(m.id, t.today, m.got_today) for t in teams.values() for m in t.members if m.assigned_now]
     if rows:
-        MemberLoad.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["member", "day"], update_fields=["assigned"]
+        adapt = connection.ops.adapt_datefield_value
+        _execute(
+            f"INSERT INTO {MemberLoad._meta.db_table} (member_id, day, assigned) "  # noqa: S608
+            f"VALUES {', '.join(['(%s, %s, %s)'] * len(rows))} "
+            "ON CONFLICT (member_id, day) DO UPDATE SET assigned = excluded.assigned",
+            [v for member, day, n in rows for v in (member, adapt(day), n)],
         )
 
 
 def _write_round_robin(teams: dict[int, TeamState]) -> None:
     for t in teams.values():
-        if t.changed and t.strategy == Strategy.ROUND_ROBIN and t.rr_position != t.routing_team.rr_position:
-            RoutingTeam.objects.filter(pk=t.routing_team.pk).update(rr_position=t.rr_position)
+        if t.changed and t.strategy == Strategy.ROUND_ROBIN and t.rr_position != t.rr_read:
+            _execute("UPDATE leads_routingteam SET rr_position = %s WHERE id = %s", [t.rr_position, t.config.pk])
 
 
 _DECISION_COLUMNS = (
@@ -735,20 +1051,60 @@ _DECISION_COLUMNS = (
 )
 
 
+COPY_DECISIONS_MIN = 200  # more decisions than this are COPYed (PostgreSQL)
+
+
+def _decision_copy_text(
+    decisions: list[tuple], now: datetime.datetime, actor_id: int | None, seed: int, batch: str
+) -> str:
+    """The decisions as COPY text. Pure Python: a large batch builds it in a thread while the database
+    runs the batch's UPDATE of the leads."""
+    constant_end = f"\t{int(seed)}\t{batch.translate(_COPY_ESCAPES)}\n"
+    at = now.isoformat()
+    actor = _copy_value(actor_id)
+    # kind, rule, team, previous and new owner, actor: the same for every lead sent the same way
+    middles: dict[tuple, str] = {}
+    lines = []
+    for lead_id, kind, rule_id, team_id, from_id, to_id, outcome, priority, left, open_before, excluded in decisions:
+        key = (id(outcome), kind, from_id, to_id)
+        middle = middles.get(key)
+        if middle is None:
+            middle = middles[key] = (
+                f"\t{at}\t{kind}\t{_copy_value(rule_id)}\t{_copy_value(team_id)}\t"
+                f"{_copy_value(from_id)}\t{_copy_value(to_id)}\t{actor}\tlead "
+            )
+        lines.append(
+            f"{int(lead_id)}{middle}{int(lead_id)}{outcome.tail(left, open_before, excluded).copy}\t"
+            f"{outcome.head.copy}{_inputs_tail(priority, left, open_before, excluded)}{constant_end}"
+        )
+    return "".join(lines)
+
+
 def _write_decisions(
-    decisions: list[tuple], *, now: datetime.datetime, actor_id: int | None, seed: int, batch: str
+    decisions: list[tuple],
+    *,
+    now: datetime.datetime,
+    actor_id: int | None,
+    seed: int,
+    batch: str,
+    copy_text: Future | None = None,
 ) -> None:
     """Store the decisions built by `_route_rows`: (lead, kind, rule, team, from owner, to owner, outcome,
     priority, quota left, open leads, excluded owner)."""
     if not decisions:
         return
-    if connection.vendor == "postgresql" and len(decisions) > 200:
+    if connection.vendor == "postgresql" and len(decisions) > COPY_DECISIONS_MIN:
+        text = (
+            copy_text.result() if copy_text is not None else _decision_copy_text(decisions, now, actor_id, seed, batch)
+        )
         table = RoutingDecision._meta.db_table
         columns = ", ".join(_DECISION_COLUMNS)
-        constant_end = f"\t{int(seed)}\t{batch.translate(_COPY_ESCAPES)}\n"
-        at = now.isoformat()
-        actor = _copy_value(actor_id)
-        lines = []
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            copy.write(text)
+        return
+    if connection.vendor == "postgresql":  # a few rows: one INSERT, no ids asked back (pipelined)
+        table = RoutingDecision._meta.db_table
+        params: list[Any] = []
         for (
             lead_id,
             kind,
@@ -762,14 +1118,25 @@ def _write_decisions(
             open_before,
             excluded,
         ) in decisions:
-            lines.append(
-                f"{int(lead_id)}\t{at}\t{kind}\t{_copy_value(rule_id)}\t{_copy_value(team_id)}\t"
-                f"{_copy_value(from_id)}\t{_copy_value(to_id)}\t{actor}\t"
-                f"lead {int(lead_id)}{outcome.tail(left, open_before, excluded).copy}\t"
-                f"{outcome.head.copy}{_inputs_tail(priority, left, open_before, excluded)}{constant_end}"
-            )
-        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            copy.write("".join(lines))
+            params += [
+                lead_id,
+                now,
+                kind,
+                rule_id,
+                team_id,
+                from_id,
+                to_id,
+                actor_id,
+                f"lead {lead_id}{outcome.tail(left, open_before, excluded).raw}",
+                outcome.head.raw + _inputs_tail(priority, left, open_before, excluded),
+                seed,
+                batch,
+            ]
+        row = "(" + ", ".join(["%s"] * 9 + ["%s::jsonb", "%s", "%s"]) + ")"
+        _execute(
+            f"INSERT INTO {table} ({', '.join(_DECISION_COLUMNS)}) VALUES {', '.join([row] * len(decisions))}",  # noqa: S608
+            params,
+        )
         return
     RoutingDecision.objects.bulk_create(
         [

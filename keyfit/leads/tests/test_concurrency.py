@@ -71,6 +71,10 @@ def test_two_workers_route_the_same_leads_at_once():
         assert Lead.objects.filter(owner_id=m.user_id).count() == 2000
     assert Lead.objects.filter(owner__isnull=True).count() == 1000
     assert Lead.objects.filter(owner__isnull=True).exclude(industry="saas").count() == 0
+    # the open-lead counters the database keeps match a recount after the two workers' statements
+    from keyfit.leads.tests.test_routing import _kept_counts, _recount
+
+    assert _kept_counts() == _recount()
 
 
 @pytest.mark.postgres
@@ -166,3 +170,159 @@ def test_batch_decisions_written_by_copy_keep_names_with_special_characters():
     assert last.reason == (
         f"lead {leads[-1].pk}: rule 'East\\China\n'SaaS'' → team Team\\East; no member available (paused or at quota)"
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_online_routing_while_the_configuration_changes():
+    """Producers route online while an admin pauses members, changes quotas, adds and deletes a member:
+    every lead placed once, only with members present when it was placed, no quota overrun, the kept
+    configuration never stale after a change committed, the open-lead counters exact."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row and advisory locks")
+    from keyfit.leads.models import RoutingMember
+    from keyfit.leads.services import lead_create
+    from keyfit.leads.tests.test_routing import _kept_counts, _recount
+
+    capacity = RoutingTeamFactory(team=TeamFactory(), strategy="capacity")
+    capped = [
+        RoutingMemberFactory(routing_team=capacity, user=UserFactory(role="sdr"), position=i, max_per_30_days=300)
+        for i in range(2)
+    ]  # 10 a day each
+    least = RoutingTeamFactory(team=TeamFactory(), strategy="least_loaded")
+    loaded = [RoutingMemberFactory(routing_team=least, user=UserFactory(role="sdr"), position=i) for i in range(3)]
+    RoutingRuleFactory(
+        routing_team=capacity, position=1, conditions=[{"field": "industry", "operator": "eq", "value": "saas"}]
+    )
+    RoutingRuleFactory(routing_team=least, position=2, conditions=[])
+    admin = UserFactory(role="admin")
+    errors: list[Exception] = []
+    seen: dict[int, int | None] = {}
+    barrier = threading.Barrier(4)
+    extra_user = UserFactory(role="sdr")
+
+    def producer(index):
+        try:
+            barrier.wait()
+            for n in range(15):
+                lead = lead_create(
+                    actor=admin,
+                    data={"company_name": f"C{index}-{n}", "industry": "saas" if n % 2 else "retail"},
+                    route=True,
+                )
+                seen[lead.pk] = lead.owner_id
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def admin_edits():
+        try:
+            barrier.wait()
+            for step in range(6):
+                member = RoutingMember.objects.get(pk=loaded[step % 2].pk)  # the third is never paused
+                member.paused = not member.paused
+                member.save()
+                cap = RoutingMember.objects.get(pk=capped[step % 2].pk)
+                cap.max_per_30_days = 300 if step % 2 else 240  # 10 or 8 a day
+                cap.save()
+                added = RoutingMember.objects.create(routing_team=least, user=extra_user, position=9)
+                added.delete()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=producer, args=(i,)) for i in range(3)]
+    threads.append(threading.Thread(target=admin_edits))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(seen) == 45
+    decisions = RoutingDecision.objects.filter(lead_id__in=seen)
+    assert decisions.values("lead_id").annotate(n=Count("id")).filter(n__gt=1).count() == 0
+    assert decisions.count() == 45
+    stored = dict(Lead.objects.filter(pk__in=seen).values_list("pk", "owner_id"))
+    assert stored == seen
+    loads = dict(MemberLoad.objects.values_list("member_id", "assigned"))
+    assert all(loads.get(m.pk, 0) <= 10 for m in capped)
+    # 21 SaaS leads for at most 2 × 10: at least one waits; every retail lead found a least-loaded member
+    assert sum(owner is None for owner in stored.values()) >= 1
+    assert Lead.objects.filter(pk__in=seen, owner__isnull=True).exclude(industry="saas").count() == 0
+    assert _kept_counts() == _recount()
+    # after the last change, the kept configuration is the current one: the paused members get nothing
+    paused = set(RoutingMember.objects.filter(paused=True).values_list("user_id", flat=True))
+    lead = lead_create(actor=admin, data={"company_name": "After", "industry": "retail"}, route=True)
+    assert lead.owner_id is not None and lead.owner_id not in paused
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_overlapped_batches_hand_out_leads_as_one_batch_after_the_other():
+    """Bulk routing on PostgreSQL reads the next batch while the previous one writes: the owners, reasons,
+    quota counters and round-robin position are those of routing the batches one after the other."""
+    if connection.vendor != "postgresql":
+        pytest.skip("overlapped batches are PostgreSQL's")
+    from django.db import transaction
+
+    from keyfit.leads.models import RoutingTeam
+    from keyfit.leads.tests.test_routing import _kept_counts, _recount
+
+    capacity = RoutingTeamFactory(team=TeamFactory(), strategy="capacity")
+    for i in range(3):
+        RoutingMemberFactory(routing_team=capacity, user=UserFactory(role="sdr"), position=i, max_per_30_days=9000)
+    least = RoutingTeamFactory(team=TeamFactory(), strategy="least_loaded")
+    for i in range(3):
+        RoutingMemberFactory(routing_team=least, user=UserFactory(role="sdr"), position=i)
+    rr = RoutingTeamFactory(team=TeamFactory(), strategy="round_robin")
+    for i in range(4):
+        RoutingMemberFactory(
+            routing_team=rr,
+            user=UserFactory(role="sdr"),
+            position=i,
+            paused=i == 3,
+            preferred_filters=[{"field": "region", "operator": "eq", "value": "Shanghai"}] if i == 0 else [],
+        )
+    RoutingRuleFactory(
+        routing_team=capacity, position=1, conditions=[{"field": "industry", "operator": "eq", "value": "saas"}]
+    )
+    RoutingRuleFactory(
+        routing_team=least, position=2, conditions=[{"field": "region", "operator": "in", "value": ["Hubei"]}]
+    )
+    RoutingRuleFactory(routing_team=rr, position=3, conditions=[])
+    Lead.objects.bulk_create(
+        [
+            Lead(
+                company_name=f"C{i}",
+                industry="saas" if i % 3 == 0 else "retail",
+                region=["Shanghai", "Hubei", "Beijing"][i % 3 if i % 2 else 1],
+                priority=i % 97,
+            )
+            for i in range(3000)
+        ],
+        batch_size=1000,
+    )
+
+    def outcome():
+        return (
+            dict(Lead.objects.values_list("pk", "owner_id")),
+            sorted(RoutingDecision.objects.values_list("lead_id", "reason")),
+            sorted(MemberLoad.objects.values_list("member_id", "assigned")),
+            sorted(RoutingTeam.objects.values_list("pk", "rr_position")),
+        )
+
+    with transaction.atomic():  # inside a transaction: one batch after the other on this connection
+        first = route_leads(seed=5, now=NOW, batch_size=400, keep_decisions=False)
+    one_by_one = outcome()
+    Lead.objects.update(owner=None, team=None, assigned_at=None, sla_due_at=None)
+    RoutingDecision.objects.all().delete()
+    MemberLoad.objects.all().delete()
+    RoutingTeam.objects.update(rr_position=-1)
+    second = route_leads(seed=5, now=NOW, batch_size=400, keep_decisions=False)  # overlapped
+    # 1,000 SaaS leads for 3 × 300 a day: 100 wait
+    assert (first.routed, first.unrouted, first.batches) == (2900, 100, 8)
+    assert (second.routed, second.unrouted, second.batches) == (2900, 100, 8)
+    assert outcome() == one_by_one
+    assert _kept_counts() == _recount()

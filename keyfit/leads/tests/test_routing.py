@@ -256,6 +256,111 @@ def test_online_intake_with_routing_query_budget(org):
         lead = lead_create(actor=org.admin, data={"email": "a@corp.cn", "region": "Shanghai"}, route=True)
     # the warm-up lead went to the member with no open lead; now the first two have one each
     assert lead.owner_id in {users[0].pk, users[1].pk}
-    # intake: definitions, lead, audit event; routing: teams locked, waiting leads, rules, teams, members,
-    # open counts, quota counters, then the writes (lead, counter, decision, notification); savepoints
-    assert len(queries) <= 18, [q["sql"][:80] for q in queries]
+    # intake: definitions, lead, audit event; routing: teams locked with the waiting leads (one round trip
+    # on PostgreSQL), open-lead counters, then the writes (lead, quota counter, decision, notification);
+    # savepoints. The configuration is the one kept since the warm-up: no rule, team or member query.
+    assert len(queries) <= 14, [q["sql"][:80] for q in queries]
+    assert not [q for q in queries if "leads_routingrule" in q["sql"] or "leads_routingmember" in q["sql"]]
+
+
+def _recount() -> dict[int, int]:
+    from django.db.models import Count
+
+    from keyfit.leads.choices import OPEN_STATUSES
+
+    return dict(
+        Lead.objects.filter(owner__isnull=False, merged_into__isnull=True, status__in=OPEN_STATUSES)
+        .values_list("owner_id")
+        .annotate(n=Count("id"))
+    )
+
+
+def _kept_counts() -> dict[int, int]:
+    from keyfit.leads.models import OwnerLoad
+
+    return dict(OwnerLoad.objects.exclude(open_leads=0).values_list("user_id", "open_leads"))
+
+
+@pytest.mark.django_db
+def test_open_leads_per_owner_are_kept_by_the_database():
+    """The counter least-loaded routing reads follows every way a lead gains, changes or loses its owner,
+    status or merge: saves, queryset updates, routing, deletes."""
+    a, b = UserFactory(role="sdr"), UserFactory(role="sdr")
+    l1, l2 = LeadFactory(owner=a), LeadFactory(owner=a)
+    l3 = LeadFactory(owner=b, status="converted")
+    assert _kept_counts() == {a.pk: 2} == _recount()
+    l2.owner = b
+    l2.save()
+    assert _kept_counts() == {a.pk: 1, b.pk: 1}
+    l1.status = "disqualified"
+    l1.save()
+    assert _kept_counts() == {b.pk: 1}
+    Lead.objects.filter(pk=l3.pk).update(status="screening")
+    assert _kept_counts() == {b.pk: 2}
+    Lead.objects.filter(pk=l3.pk).update(merged_into=l2)  # merged: no longer its owner's load
+    assert _kept_counts() == {b.pk: 1}
+    Lead.objects.filter(pk=l2.pk).delete()  # l3 is un-merged (SET_NULL) and open again
+    assert _kept_counts() == {b.pk: 1} == _recount()
+    rt, users, _ms = make_team(strategy="least_loaded", members=2)
+    RoutingRuleFactory(routing_team=rt)
+    [LeadFactory() for _ in range(5)]
+    route_leads(now=MONDAY_10)
+    assert _kept_counts() == _recount()
+    assert sorted(_kept_counts()[u.pk] for u in users) == [2, 3]
+
+
+@pytest.mark.django_db
+def test_online_routing_follows_configuration_changes(org):
+    """The configuration each process keeps is reloaded when a member, rule or user changes."""
+    from keyfit.leads.services import lead_create
+
+    rt, users, ms = make_team(members=2)
+    other, other_users, _ = make_team(members=1)
+    RoutingRuleFactory(routing_team=rt, position=2)
+
+    def route() -> int | None:
+        return lead_create(actor=org.admin, data={"email": "x@corp.cn", "region": "Shanghai"}, route=True).owner_id
+
+    assert [route(), route()] == [users[0].pk, users[1].pk]
+    ms[1].paused = True
+    ms[1].save()
+    assert [route(), route()] == [users[0].pk, users[0].pk]
+    users[0].is_active = False
+    users[0].save()
+    ms[1].paused = False
+    ms[1].save()
+    assert route() == users[1].pk
+    rule = RoutingRuleFactory(
+        routing_team=other, position=1, conditions=[{"field": "region", "operator": "eq", "value": "Shanghai"}]
+    )
+    assert route() == other_users[0].pk
+    rule.delete()
+    assert route() == users[1].pk
+    users[1].full_name = "Renamed Member"
+    users[1].save()
+    lead_id = lead_create(actor=org.admin, data={"email": "y@corp.cn"}, route=True).pk
+    assert RoutingDecision.objects.get(lead_id=lead_id).reason.startswith(f"lead {lead_id} → Renamed Member:")
+
+
+@pytest.mark.django_db
+def test_configuration_changes_raise_every_team_version():
+    from keyfit.leads.models import RoutingMember
+
+    rt, _users, ms = make_team(members=1)
+    make_team(members=1)
+
+    def versions():
+        return list(RoutingTeam.objects.order_by("id").values_list("config_version", flat=True))
+
+    before = versions()
+    ms[0].max_per_30_days = 30
+    ms[0].save()
+    after = versions()
+    assert [b + 1 for b in before] == after
+    RoutingMember.objects.filter(pk=ms[0].pk).delete()
+    assert [b + 2 for b in before] == versions()
+    rt.team.name = "Renamed"
+    rt.team.save()
+    assert [b + 3 for b in before] == versions()
+    UserFactory().save()  # not a member: nothing changes
+    assert [b + 3 for b in before] == versions()
