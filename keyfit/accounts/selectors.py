@@ -12,7 +12,6 @@ bounded window of ``CONTAINS_WINDOW`` rows per page (in list order); the "more" 
 the window, so no request scans the whole table.
 """
 
-import uuid
 from typing import Any
 
 from django.conf import settings
@@ -233,79 +232,57 @@ def account_list(
     return _page(qs, cursor=cursor, limit=limit)
 
 
-# The merged statement of a scope-parts page, compiled once per process per scope, filters, page size and
-# columns (building the UNION of one ordered read per part through the ORM costs more than running it).
-# A cursor's values are compiled as these stand-ins and replaced in the parameters on every run.
-_MERGED: dict = {}
-_MERGED_MAX = 1000
-_NAME_STAND_IN = "\x00cursor-name-" + uuid.uuid4().hex
-_ID_STAND_IN = -(2**62) + 7
-
-
 def _page_by_scope_parts(user, filters, values, *, cursor: str | None, limit: int | None) -> Page | None:
     """A page of plain rows on PostgreSQL from a statement compiled once per process and prepared once per
-    connection. For a manager (SDR, viewer): the first rows of each disjoint part of their scope (each team,
-    then their own accounts elsewhere) read from the part's own (team, name, id) or (owner, name, id) index
-    and merged in one statement — the same rows as walking the (name, id) index and skipping every other
-    team's accounts, which at a million accounts reads hundreds of rows for 50. For everyone else, the one
-    scoped read. None where that does not apply (SQLite, columns without the order's)."""
-    from django.core.exceptions import EmptyResultSet
+    connection (keyfit.core.db.compiled_rows). For a manager (SDR, viewer): the first rows of each disjoint
+    part of their scope (each team, then their own accounts elsewhere) read from the part's own
+    (team, name, id) or (owner, name, id) index and merged in one statement — the same rows as walking the
+    (name, id) index and skipping every other team's accounts, which at a million accounts reads hundreds of
+    rows for 50. For everyone else, the one scoped read. None where that does not apply (SQLite, columns
+    without the order's, a cursor of another shape)."""
     from django.db import connection
 
-    from keyfit.core.db import fetch_values, prepared_cursor
+    from keyfit.core.db import compiled_rows, cursor_values, fetch_values, stand_ins_for
     from keyfit.core.pagination import rows_after
-    from keyfit.core.permissions import scope_key, scope_parts, scope_q
+    from keyfit.core.permissions import scope_parts, scope_q
 
     if connection.vendor != "postgresql" or "id" not in values or "name" not in values:
         return None
-    # Everyone else's scope (everything, or their own accounts) is one part: one ordered read, whose
-    # statement is compiled once as well.
+    after = None
+    if cursor:
+        after = cursor_values(cursor, len(ORDER))
+        if after is None or not isinstance(after[0], str):
+            return None  # not a cursor of this list: the ORM path reports it
+    # Everyone else's scope (everything, or their own accounts) is one part: one ordered read.
     parts = scope_parts(user) or [scope_q(user)]
     limit = min(max(int(limit or settings.PAGE_SIZE), 1), settings.API_MAX_LIMIT)
-    after = decode_cursor(cursor, len(ORDER)) if cursor else None
-    if after is not None and not (isinstance(after[0], str) and type(after[1]) is int):
-        return None  # not a cursor of this list: the ORM path reports it
 
-    def build(name, pk):
+    def build(bound, *, tuples=False):
         base = _apply_filters(Account.objects.all(), filters)
-        if after is not None:
-            base = base.filter(rows_after(ORDER, [name, pk]))
-        branches = [base.filter(part).order_by(*ORDER).values(*values)[: limit + 1] for part in parts]
+        if bound is not None:
+            base = base.filter(rows_after(ORDER, bound))
+        base = base.values_list(*values) if tuples else base.values(*values)
+        branches = [base.filter(part).order_by(*ORDER)[: limit + 1] for part in parts]
         if len(branches) == 1:
             return branches[0]
         return branches[0].union(*branches[1:], all=True).order_by(*ORDER)[: limit + 1]
 
+    rows = None
     plain = {k: v for k, v in filters.items() if k != "cursor" and v not in (None, "")}
-    scope = scope_key(scope_q(user))
-    if scope is None or any(k.startswith("cf_") for k in plain):  # custom filters compile per their definitions
-        rows = fetch_values(build(*(after or (None, None))))
-    else:
-        key = (scope, tuple(sorted((k, str(v)) for k, v in plain.items())), limit, values, after is not None)
-        compiled = _MERGED.get(key)
-        if compiled is None:
-            try:
-                compiled = build(_NAME_STAND_IN, _ID_STAND_IN).query.sql_with_params()
-            except EmptyResultSet:
-                compiled = (None, ())
-            if len(_MERGED) >= _MERGED_MAX:
-                _MERGED.clear()
-            _MERGED[key] = compiled
-        sql, params = compiled
-        if sql is None:
-            rows = []
-        else:
-            if after is not None:
-                swap = {id(_NAME_STAND_IN): after[0], id(_ID_STAND_IN): after[1]}
-                params = [swap.get(id(p), p) for p in params]
-            with prepared_cursor() as cur:  # run on every page: planned once per connection
-                cur.execute(sql, params)
-                names = [column.name for column in cur.description]
-                rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-            for name in values:  # the fields' own conversions, as the ORM applies them (JSON text → dict)
-                field = None if "__" in name else Account._meta.get_field(name)
-                if field is not None and hasattr(field, "from_db_value"):
-                    for row in rows:
-                        row[name] = field.from_db_value(row[name], None, connection)
+    if not any(k.startswith("cf_") for k in plain):  # custom filters compile per their definitions
+        stand_ins = stand_ins_for(after) if after is not None else None
+        compiled = compiled_rows(
+            user,
+            ("accounts", tuple(sorted((k, str(v)) for k, v in plain.items())), limit, values, after is not None),
+            lambda: build(stand_ins, tuples=True),
+            values,
+            model=Account,
+            values=dict(zip(map(id, stand_ins), after, strict=True)) if stand_ins else None,
+        )
+        if compiled is not None:
+            rows = [row._asdict() for row in compiled]
+    if rows is None:
+        rows = fetch_values(build(after))
     has_more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor([rows[-1]["name"], rows[-1]["id"]]) if has_more and rows else None

@@ -18,6 +18,9 @@ result columns change under it (a migration adding a column) is refused by Postg
 connection is renewed.
 """
 
+import datetime
+import uuid
+
 from django.conf import settings
 from django.db import connection
 
@@ -110,3 +113,120 @@ def fetch_values(qs) -> list:
         rows = compiler.apply_converters(rows, converters)
     names = [*query.extra_select, *query.values_select, *query.annotation_select]
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+# --- statements compiled once per process -------------------------------------------------------------
+#
+# A list page's statement depends only on the reader's scope, the filters, the order and the page size;
+# building it through the ORM costs more CPU than the database spends running it. `compiled_sql` keeps
+# (sql, params) per key; a page after a cursor is compiled with stand-in objects in place of the cursor's
+# values, which `compiled_rows` swaps for the real ones on every run.
+
+# One stand-in per type and position; each is a distinct object, found in the compiled parameters by id().
+_STAND_INS = {
+    datetime.datetime: (
+        datetime.datetime(1, 1, 1, 0, 0, 0, 111111, tzinfo=datetime.UTC),
+        datetime.datetime(1, 1, 1, 0, 0, 0, 222222, tzinfo=datetime.UTC),
+    ),
+    datetime.date: (datetime.date(1, 1, 2), datetime.date(1, 1, 3)),
+    int: (-(2**62) + 11, -(2**62) + 12),
+    str: ("\x00stand-in-0-" + uuid.uuid4().hex, "\x00stand-in-1-" + uuid.uuid4().hex),
+}
+
+_COMPILED: dict = {}
+_COMPILED_MAX = 2000
+
+
+def cursor_values(cursor: str, size: int) -> list | None:
+    """The cursor's values when they have the types a list order has (aware date-times, dates, integers,
+    text); None otherwise (the ORM then reads the page, and reports a cursor it cannot use as it always did)."""
+    from django.utils import timezone
+
+    from keyfit.core.errors import ValidationFailed
+    from keyfit.core.pagination import decode_cursor
+
+    try:
+        values = decode_cursor(cursor, size)
+    except ValidationFailed:  # the ORM path reports it
+        return None
+    for value in values:
+        if type(value) not in _STAND_INS:
+            return None
+        if isinstance(value, datetime.datetime) and timezone.is_naive(value):
+            return None
+    return values
+
+
+def stand_ins_for(values: list) -> list:
+    """The stand-ins to compile in place of a cursor's `values` (see cursor_values)."""
+    return [_STAND_INS[type(value)][i] for i, value in enumerate(values)]
+
+
+def compiled_sql(user, key, build):
+    """(sql, params) of the queryset `build()` for `user`'s scope and `key` (None, () if it matches nothing),
+    compiled once per process; None when the scope has no key (then compile it every time)."""
+    from django.core.exceptions import EmptyResultSet
+
+    from keyfit.core.permissions import scope_key, scope_q
+
+    scope = scope_key(scope_q(user))
+    if scope is None:
+        return None
+    key = (scope, key)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        try:
+            compiled = build().query.sql_with_params()
+        except EmptyResultSet:
+            compiled = (None, ())
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[key] = compiled
+    return compiled
+
+
+def compiled_rows(user, key, build, names: tuple[str, ...], *, model, values: dict | None = None) -> list | None:
+    """The rows of `build()` (a values_list of `model`'s columns and related columns `names`) as named
+    tuples, from its statement compiled once per process (see compiled_sql) and prepared per connection,
+    with the fields' own conversions (from_db_value, e.g. JSON). PostgreSQL only (its driver returns the
+    Python values the ORM would for the other columns); None elsewhere, or when the scope has no key.
+    `values` maps the id() of stand-in objects `build()` used to the values that replace them in the
+    compiled parameters (each must be found there, as itself: else None)."""
+    from django.db.models.utils import create_namedtuple_class
+
+    if connection.vendor != "postgresql":
+        return None
+    compiled = compiled_sql(user, key, build)
+    if compiled is None:
+        return None
+    sql, params = compiled
+    if sql is None:
+        return []
+    if values:
+        if {id(p) for p in params} & values.keys() != values.keys():
+            return None  # a stand-in did not reach the parameters as itself: let the ORM read the page
+        params = [values.get(id(p), p) for p in params]
+    row_class = create_namedtuple_class(*names)  # the class values_list(named=True) makes
+    with prepared_cursor() as cursor:  # run on every page: planned once per connection
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    converters = [(i, f.from_db_value) for i, f in enumerate(_fields(model, names)) if hasattr(f, "from_db_value")]
+    if converters:
+        rows = [list(row) for row in rows]
+        for row in rows:
+            for i, convert in converters:
+                row[i] = convert(row[i], None, connection)
+    return [row_class._make(row) for row in rows]
+
+
+def _fields(model, names: tuple[str, ...]) -> list:
+    """The `model` field of each column (by name or attname; None for a related column)."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    fields = []
+    for name in names:
+        try:
+            fields.append(None if "__" in name else model._meta.get_field(name))
+        except FieldDoesNotExist:
+            fields.append(None)
+    return fields

@@ -8,9 +8,10 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
 
+from keyfit.core import db
 from keyfit.core.audit import audit_for
-from keyfit.core.db import prepared_cursor
-from keyfit.core.errors import ValidationFailed, field_error
+from keyfit.core.db import compiled_sql, cursor_values, prepared_cursor, stand_ins_for
+from keyfit.core.errors import field_error
 from keyfit.core.pagination import Page, _after, decode_cursor, encode_cursor, keyset_page
 from keyfit.core.permissions import scope_key as _scope_key
 from keyfit.core.permissions import scope_parts, scope_q
@@ -141,9 +142,9 @@ def opportunity_page(user, *, filters=None, order: str = "recent", cursor: str |
             return Page(items=items, next_cursor=next_cursor, limit=limit, has_more=has_more)
     else:
         # A page after a cursor: the same statement for every cursor (its values are parameters).
-        after = _cursor_values(cursor, len(order_by))
+        after = cursor_values(cursor, len(order_by))
         if after is not None:
-            stand_ins = _stand_ins(after)
+            stand_ins = stand_ins_for(after)
             page = compiled_rows(
                 user,
                 ("list-after", filters_key(active), order, limit, tuple(type(v) for v in after)),
@@ -173,110 +174,9 @@ def opportunity_page(user, *, filters=None, order: str = "recent", cursor: str |
     return keyset_page(seekable(qs, order=order_by, cursor=cursor), order=order_by, cursor=cursor, limit=limit)
 
 
-# Stand-ins for a cursor's values while its page's statement is compiled: the compiled parameters that are
-# these very objects are replaced by the cursor's values on every run (see compiled_rows). One per position.
-_STAND_INS = {
-    datetime.datetime: (
-        datetime.datetime(1, 1, 1, 0, 0, 0, 111111, tzinfo=datetime.UTC),
-        datetime.datetime(1, 1, 1, 0, 0, 0, 222222, tzinfo=datetime.UTC),
-    ),
-    datetime.date: (datetime.date(1, 1, 2), datetime.date(1, 1, 3)),
-    int: (-(2**62) + 11, -(2**62) + 12),
-}
-
-
-def _cursor_values(cursor: str, size: int) -> list | None:
-    """The cursor's values when they have the types a list order has (aware date-times, dates, integers);
-    None otherwise (the ORM then reads the page, and reports a cursor it cannot use as it always did)."""
-    try:
-        values = decode_cursor(cursor, size)
-    except ValidationFailed:  # the ORM path reports it
-        return None
-    for value in values:
-        if type(value) not in _STAND_INS:
-            return None
-        if isinstance(value, datetime.datetime) and timezone.is_naive(value):
-            return None
-    return values
-
-
-def _stand_ins(values: list) -> list:
-    return [_STAND_INS[type(value)][i] for i, value in enumerate(values)]
-
-
-# Compiled statements of queries that differ only by scope and filters (no cursor), per process:
-# {key: (sql, params)}. They are what the ORM compiles every time; the rows are read without models.
-_COMPILED: dict = {}
-_COMPILED_MAX = 2000
-
-
-def compiled_sql(user, key, build):
-    """(sql, params) of the queryset `build()` for `user`'s scope and `key` (None, () if it matches nothing),
-    compiled once per process; None when the scope has no key (then compile it every time)."""
-    from django.core.exceptions import EmptyResultSet
-
-    scope = _scope_key(scope_q(user))
-    if scope is None:
-        return None
-    key = (scope, key)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        try:
-            compiled = build().query.sql_with_params()
-        except EmptyResultSet:
-            compiled = (None, ())
-        if len(_COMPILED) >= _COMPILED_MAX:
-            _COMPILED.clear()
-        _COMPILED[key] = compiled
-    return compiled
-
-
 def compiled_rows(user, key, build, names: tuple[str, ...], values: dict | None = None) -> list[Any] | None:
-    """The rows of `build()` (a values_list of Opportunity columns and related columns `names`) as named
-    tuples, from its statement compiled once per process (see compiled_sql), with the fields' own
-    conversions (from_db_value, e.g. JSON). PostgreSQL only (its driver returns the Python values the ORM
-    would for the other columns); None elsewhere, or when the scope has no key. `values` maps the id() of
-    stand-in objects `build()` used to the values that replace them in the compiled parameters (each must
-    be found there, as itself: else None)."""
-    from django.db import connection
-    from django.db.models.utils import create_namedtuple_class
-
-    if connection.vendor != "postgresql":
-        return None
-    compiled = compiled_sql(user, key, build)
-    if compiled is None:
-        return None
-    sql, params = compiled
-    if sql is None:
-        return []
-    if values:
-        if {id(p) for p in params} & values.keys() != values.keys():
-            return None  # a stand-in did not reach the parameters as itself: let the ORM read the page
-        params = [values.get(id(p), p) for p in params]
-    row_class = create_namedtuple_class(*names)  # the class values_list(named=True) makes
-    with prepared_cursor() as cursor:  # run on every page: planned once per connection
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    converters = [(i, f.from_db_value) for i, f in enumerate(_fields(names)) if hasattr(f, "from_db_value")]
-    if converters:
-        rows = [list(row) for row in rows]
-        for row in rows:
-            for i, convert in converters:
-                row[i] = convert(row[i], None, connection)
-    return [row_class._make(row) for row in rows]
-
-
-def _fields(names: tuple[str, ...]) -> list:
-    """The Opportunity field of each column (by name or attname; None for a related column)."""
-    from django.core.exceptions import FieldDoesNotExist
-
-    fields = []
-    for name in names:
-        try:
-            fields.append(None if "__" in name else Opportunity._meta.get_field(name))
-        except FieldDoesNotExist:
-            fields.append(None)
-    return fields
+    """keyfit.core.db.compiled_rows for a values_list of Opportunity columns."""
+    return db.compiled_rows(user, key, build, names, model=Opportunity, values=values)
 
 
 def opportunity_get(user, pk) -> Opportunity:

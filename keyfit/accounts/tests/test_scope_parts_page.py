@@ -6,6 +6,7 @@ from django.db import connection
 
 from keyfit.accounts import selectors
 from keyfit.accounts.tests.factories import AccountFactory
+from keyfit.core import db
 
 pytestmark = [
     pytest.mark.django_db,
@@ -39,11 +40,15 @@ def test_merged_pages_equal_the_scoped_scan(org, monkeypatch, who, filters, prep
         name = ["Acme", "acme", "Bolt", "杭州", "Zed"][i % 5] + (f" {i % 7}" if i % 3 else "")  # ties on name
         AccountFactory(owner=owner, team=team, name=name, tier="key" if i % 2 else "standard")
     user = getattr(org, who)
-    calls = []
+    calls, compiled = [], []
     original = selectors._page_by_scope_parts
     monkeypatch.setattr(selectors, "_page_by_scope_parts", lambda *a, **k: calls.append(1) or original(*a, **k))
+    run_compiled = db.compiled_rows
+    monkeypatch.setattr(db, "compiled_rows", lambda *a, **k: compiled.append(run_compiled(*a, **k)) or compiled[-1])
     merged = _walk(user, filters, 5, merged=True, monkeypatch=monkeypatch)
     assert calls  # the merged read ran
+    # from its compiled statement, the pages after a cursor too (their stand-ins found and swapped)
+    assert len(compiled) == len(calls) and all(rows is not None for rows in compiled)
     scanned = _walk(user, filters, 5, merged=False, monkeypatch=monkeypatch)
     assert merged == scanned
     assert len(merged[0]) == len(set(merged[0])) > 5  # several pages, no row twice
