@@ -288,8 +288,8 @@ def opportunity_create(request):
     title = _("New opportunity")
     earlier = None
     follow = request.POST.get("previous") or request.GET.get("previous")
-    if follow:  # "start a renewal / expansion" of an earlier deal: same account, currency, link
-        earlier = visible_opportunities(request.user).select_related("account").filter(pk=_int(follow)).first()
+    if follow and follow.isdigit():  # "start a renewal / expansion" of an earlier deal: same account, currency, link
+        earlier = visible_opportunities(request.user).select_related("account").filter(pk=follow).first()
     if earlier is not None:
         link = request.GET.get("link") if request.GET.get("link") in PreviousLink.values else PreviousLink.RENEWAL
         initial.update(
@@ -329,13 +329,6 @@ def opportunity_create(request):
         else:
             return redirect("pipeline:detail", pk=opp.pk)
     return render(request, "pipeline/form.html", {"form": form, "title": title, "earlier": earlier})
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _options(choices, selected: str):
@@ -685,7 +678,8 @@ def deal_contact(request, pk):
 
 def _asked_from_post(request):
     asked = []
-    for question in Question.objects.filter(active=True, pk__in=request.POST.getlist("asked")):
+    ids = [pk for pk in request.POST.getlist("asked") if pk.isdigit()]
+    for question in Question.objects.filter(active=True, pk__in=ids):
         asked.append(
             {
                 "question": question,
@@ -783,6 +777,7 @@ def activity_edit(request, pk):
     initial["version"] = activity.version
     form = ActivityForm(request.POST or None, contacts=contacts, initial=initial, with_version=True)
     conflict = None
+    posted = _asked_from_post(request) if request.method == "POST" else None
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         version = data.pop("version")
@@ -795,7 +790,7 @@ def activity_edit(request, pk):
                 version=version,
                 data=data,
                 contacts=chosen,
-                questions=_asked_from_post(request),
+                questions=posted,
             )
         except Conflict as exc:
             conflict = exc.extra.get("current")
@@ -805,12 +800,8 @@ def activity_edit(request, pk):
         else:
             messages.success(request, _("Activity saved."))
             return redirect(_activity_home(activity))
-    if request.method == "POST":
-        asked = {
-            int(q): {"answer": request.POST.get(f"answer_{q}", ""), "use_as": request.POST.get(f"use_as_{q}", "")}
-            for q in request.POST.getlist("asked")
-            if str(q).isdigit()
-        }
+    if posted is not None:  # the editor's input is shown again as they sent it
+        asked = {item["question"].pk: {"answer": item["answer"], "use_as": item["use_as"]} for item in posted}
     else:
         asked = {a.question_id: {"answer": a.answer, "use_as": a.used_as} for a in activity.asked.all()}
     questions = list(Question.objects.filter(active=True).order_by("position", "id"))
