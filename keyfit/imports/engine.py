@@ -569,6 +569,7 @@ class Engine:
             stages: dict[str, str] = {}
             self._stage_ids: dict[str, int] = {}
             self._stage_kinds: dict[str, str] = {}
+            self._stage_kinds_by_id: dict[int, str] = {}
             for pk, code, en, zh, kind in (
                 apps.get_model("pipeline", "Stage")
                 .objects.filter(active=True)
@@ -576,6 +577,7 @@ class Engine:
             ):
                 self._stage_ids[code] = pk
                 self._stage_kinds[code] = kind
+                self._stage_kinds_by_id[pk] = kind
                 for label in (code, en, zh):
                     stages[_norm(label)] = code
             self._stages = stages
@@ -585,8 +587,7 @@ class Engine:
         """A won deal has moved on into customer success: "won" in a file means it is where it should be."""
         if self._stage_kinds.get(code) != "won":
             return False
-        kinds_by_id = {pk: self._stage_kinds[c] for c, pk in self._stage_ids.items()}
-        return kinds_by_id.get(stage_id) in ("won", "success")
+        return self._stage_kinds_by_id.get(stage_id) in ("won", "success")
 
     def _lost_reason_special(self, row: Row) -> None:
         """A lost deal's reason by code or name (English or Chinese). A reason the old system wrote in its own
