@@ -159,6 +159,21 @@ def opportunity_create(
     return opportunity
 
 
+def _lost_reason(lost_reason: LostReason | str | None) -> LostReason:
+    """The lost reason given as an object or an active reason's code; a field error when there is none."""
+    if isinstance(lost_reason, LostReason):
+        return lost_reason
+    reason = LostReason.objects.filter(code=lost_reason, active=True).first() if lost_reason else None
+    if reason is None:
+        raise field_error("lost_reason", _("Choose why the opportunity was lost."))
+    return reason
+
+
+def _onboarding_stage() -> Stage | None:
+    """The first customer-success stage: where a won deal goes on to."""
+    return Stage.objects.filter(kind=StageKind.SUCCESS, active=True).order_by("position", "id").first()
+
+
 def _new_opportunity(
     *, external_id, name, account, owner, team, amount, currency, stage: Stage, at, custom_fields, **fields
 ) -> Opportunity:
@@ -216,14 +231,7 @@ def opportunity_create_closed(
         raise field_error("stage", _("Choose a won, lost or customer-success stage."))
     _check_currency(currency)
     _check_external_id(Opportunity, external_id)
-    reason_obj = None
-    if stage.kind == StageKind.LOST:
-        if isinstance(lost_reason, LostReason):
-            reason_obj = lost_reason
-        elif lost_reason:
-            reason_obj = LostReason.objects.filter(code=lost_reason, active=True).first()
-        if reason_obj is None:
-            raise field_error("lost_reason", _("Choose why the opportunity was lost."))
+    reason_obj = _lost_reason(lost_reason) if stage.kind == StageKind.LOST else None
     closed_on = (lost_on if stage.kind == StageKind.LOST else won_on) or expected_close_date or timezone.localdate()
     at = timezone.make_aware(datetime.datetime.combine(closed_on, datetime.time(12)))
     if at > timezone.now():
@@ -234,7 +242,7 @@ def opportunity_create_closed(
     if stage.kind == StageKind.SUCCESS:
         path = [Stage.objects.filter(kind=StageKind.WON).order_by("position", "id").first(), stage]
     elif stage.kind == StageKind.WON:
-        onboarding = Stage.objects.filter(kind=StageKind.SUCCESS, active=True).order_by("position", "id").first()
+        onboarding = _onboarding_stage()
         path = [stage, onboarding] if onboarding is not None else [stage]
     last = path[-1]
     opportunity = _new_opportunity(
@@ -433,14 +441,7 @@ def opportunity_move(
         raise field_error("stage", _("Mark the opportunity won before its customer-success stages."))
     if to_stage.kind == StageKind.SUCCESS and from_stage.kind == StageKind.LOST:
         raise field_error("stage", _("A lost opportunity cannot enter customer success."))
-    reason_obj = None
-    if to_stage.kind == StageKind.LOST:
-        if isinstance(lost_reason, str) and lost_reason:
-            reason_obj = LostReason.objects.filter(code=lost_reason, active=True).first()
-        elif isinstance(lost_reason, LostReason):
-            reason_obj = lost_reason
-        if reason_obj is None:
-            raise field_error("lost_reason", _("Choose why the opportunity was lost."))
+    reason_obj = _lost_reason(lost_reason) if to_stage.kind == StageKind.LOST else None
     if override and not is_admin(actor):
         raise PermissionDenied(_("Only an administrator may override a gate."))
     if override and not reason:
@@ -478,7 +479,7 @@ def opportunity_move(
         locked.won_on = timezone.localdate(now)
         _ensure_contract(actor=actor, opportunity=locked, today=locked.won_on)
         _account_becomes_customer(actor=actor, account=locked.account)
-        onboarding = Stage.objects.filter(kind=StageKind.SUCCESS, active=True).order_by("position", "id").first()
+        onboarding = _onboarding_stage()
         if onboarding is not None:
             changes.append(_append_move(actor=actor, opportunity=locked, to_stage=onboarding, now=now))
     locked.version += 1
