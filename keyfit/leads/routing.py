@@ -145,6 +145,14 @@ class _ConfigMoved(Exception):
     """The routing configuration changed between reading it and locking the teams: route the batch again."""
 
 
+def _check_config_current(config, locked, needed) -> None:
+    """Raise _ConfigMoved unless every team the batch needs is locked at the version `config` was read at
+    (a change committed between reading the configuration and locking its teams)."""
+    versions = dict(config.token)
+    if len(locked) != len(needed) or any(versions.get(pk) != version for pk, (_rr, version) in locked.items()):
+        raise _ConfigMoved
+
+
 def _lock_teams(team_ids: Iterable[int] | None) -> dict[int, tuple[int, int]]:
     """Lock the routing teams (`team_ids`, or all) in id order, relaxing the commit (see `_relax_commit`)
     in the same round trip on PostgreSQL: {team id: (round-robin position, configuration version)}."""
@@ -473,11 +481,7 @@ def route_leads(
                     matched = _match(rows, config.rules)
                     needed = {r.routing_team_id for r in matched if r is not None}
                     locked = _lock_teams(needed)
-                    versions = dict(config.token)
-                    if len(locked) != len(needed) or any(
-                        versions.get(pk) != version for pk, (_rr, version) in locked.items()
-                    ):
-                        raise _ConfigMoved
+                    _check_config_current(config, locked, needed)
                 if not rows:
                     break
                 teams = _team_states(config, locked, seed=seed, now=moment, counters=counters)
@@ -604,11 +608,7 @@ def _route_relayed(
                         return False
                     needed = {r.routing_team_id for r in matched if r is not None}
                     locked = _lock_teams(needed)
-                    versions = dict(config.token)
-                    if len(locked) != len(needed) or any(
-                        versions.get(pk) != version for pk, (_rr, version) in locked.items()
-                    ):
-                        raise _ConfigMoved
+                    _check_config_current(config, locked, needed)
                     teams = _team_states(config, locked, seed=seed, now=moment)
                     _route_rows(
                         rows,
