@@ -10,10 +10,29 @@ from django.db.models import Count
 
 from keyfit.leads.models import Lead, MemberLoad, RoutingDecision
 from keyfit.leads.routing import route_leads
+from keyfit.leads.services import lead_create
 from keyfit.leads.tests.factories import RoutingMemberFactory, RoutingRuleFactory, RoutingTeamFactory
 from keyfit.users.tests.factories import TeamFactory, UserFactory
 
 NOW = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+
+
+def _produce(admin, prefix, barrier, seen, errors, count=15):
+    """One producer thread: `count` new leads routed online as they are created (every other one SaaS),
+    their owners into `seen`, any exception into `errors`."""
+    try:
+        barrier.wait()
+        for n in range(count):
+            lead = lead_create(
+                actor=admin,
+                data={"company_name": f"{prefix}{n}", "industry": "saas" if n % 2 else "retail"},
+                route=True,
+            )
+            seen[lead.pk] = lead.owner_id
+    except Exception as exc:  # pragma: no cover - reported by the test
+        errors.append(exc)
+    finally:
+        connections.close_all()
 
 
 @pytest.mark.postgres
@@ -83,7 +102,6 @@ def test_concurrent_producers_share_batches_and_place_each_lead_once():
     """Online intake from 4 threads: every lead routed exactly once, each caller sees its lead's owner."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL row and advisory locks")
-    from keyfit.leads.services import lead_create
 
     capacity = RoutingTeamFactory(team=TeamFactory(), strategy="capacity")
     capped = [
@@ -103,19 +121,7 @@ def test_concurrent_producers_share_batches_and_place_each_lead_once():
     barrier = threading.Barrier(4)
 
     def producer(index):
-        try:
-            barrier.wait()
-            for n in range(15):
-                lead = lead_create(
-                    actor=admin,
-                    data={"company_name": f"P{index}-{n}", "industry": "saas" if n % 2 else "retail"},
-                    route=True,
-                )
-                seen[lead.pk] = lead.owner_id
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        _produce(admin, f"P{index}-", barrier, seen, errors)
 
     threads = [threading.Thread(target=producer, args=(i,)) for i in range(4)]
     for t in threads:
@@ -181,7 +187,6 @@ def test_online_routing_while_the_configuration_changes():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL row and advisory locks")
     from keyfit.leads.models import RoutingMember
-    from keyfit.leads.services import lead_create
     from keyfit.leads.tests.test_routing import _kept_counts, _recount
 
     capacity = RoutingTeamFactory(team=TeamFactory(), strategy="capacity")
@@ -202,19 +207,7 @@ def test_online_routing_while_the_configuration_changes():
     extra_user = UserFactory(role="sdr")
 
     def producer(index):
-        try:
-            barrier.wait()
-            for n in range(15):
-                lead = lead_create(
-                    actor=admin,
-                    data={"company_name": f"C{index}-{n}", "industry": "saas" if n % 2 else "retail"},
-                    route=True,
-                )
-                seen[lead.pk] = lead.owner_id
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        _produce(admin, f"C{index}-", barrier, seen, errors)
 
     def admin_edits():
         try:
