@@ -14,7 +14,7 @@ import os
 
 DEFAULT_SIZE = 1_000_000
 SMALL = 10_000
-REPEAT = 40
+REPEAT = 100
 
 
 def add_arguments(parser):

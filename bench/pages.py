@@ -88,21 +88,45 @@ def count_queries(fn) -> int:
     return len(ctx.captured_queries)
 
 
-def measure_pages(pages: dict, *, size: int, repeat: int) -> dict:
+def measure_pages(pages: dict, *, size: int, repeat: int, warmup: int = 3) -> dict:
     """Time every (client, path) of `pages` (one of them keyed "blank") and count its queries; the result
-    of one size: worst non-blank p95 as `value`, the blank page's p95 as `baseline`, and their `ratio`."""
-    from bench.setup import engine, timed
+    of one size: worst non-blank p95 as `value`, the blank page's p95 as `baseline`, and their `ratio`.
 
+    The pages are requested in turns, one request of each page per round, `repeat` rounds: the empty
+    page is measured between the pages it is compared with, so that a busy moment of the machine falls
+    on the baseline as much as on the pages (timing each page's requests in one block let the baseline be
+    measured in a quiet minute and a page in a busy one)."""
+    import time
+
+    from bench.setup import engine, percentile
+
+    fetchers = {key: fetch(client, path) for key, (client, path) in pages.items()}
+    for _ in range(warmup):
+        for go in fetchers.values():
+            go()
+    samples: dict[str, list[float]] = {key: [] for key in fetchers}
+    for _ in range(repeat):
+        for key, go in fetchers.items():
+            started = time.perf_counter()
+            go()
+            samples[key].append((time.perf_counter() - started) * 1000)
     results = {}
-    for key, (client, path) in pages.items():
-        results[key] = timed(fetch(client, path), repeat=repeat)
-        results[key]["queries"] = count_queries(fetch(client, path))
+    for key, go in fetchers.items():
+        ms = samples[key]
+        results[key] = {
+            "p50_ms": round(percentile(ms, 50), 2),
+            "p95_ms": round(percentile(ms, 95), 2),
+            "mean_ms": round(sum(ms) / len(ms), 2),
+            "n": repeat,
+            "queries": count_queries(go),
+        }
     value = max(v["p95_ms"] for k, v in results.items() if k != "blank")
     baseline = results["blank"]["p95_ms"]
     return {
         "metric": "p95_ms",
         "engine": engine(),
         "size": size,
+        "measured": "interleaved",
         "pages": results,
         "value": value,
         "baseline": baseline,

@@ -18,7 +18,7 @@ import time
 
 DEFAULT_SIZE = 300_000
 SMALL = 10_000
-REPEAT = 40
+REPEAT = 100
 ACTIVITIES_PER_DEAL = 10
 # Where the generated deals are today (stage code, share).
 MIX = [
