@@ -690,12 +690,22 @@ def _asked_from_post(request):
     return asked
 
 
+def _questions_with_answers(asked: dict) -> list:
+    """The active question bank, each question carrying what was ticked for it (`asked`: question id →
+    answer and use) as `.asked`, so that a form shown again keeps the questions asked and their answers."""
+    questions = list(Question.objects.filter(active=True).order_by("position", "id"))
+    for question in questions:
+        question.asked = asked.get(question.pk)
+    return questions
+
+
 @login_required
 @domain_errors
 def activity_create(request, pk):
     opp = access_opportunity(request.user, pk, write=True)
     contacts = visible_contacts(request.user).filter(account_id=opp.account_id).order_by("name")
     form = ActivityForm(request.POST or None, contacts=contacts, initial={"kind": "visit", "channel": "field"})
+    posted = _asked_from_post(request) if request.method == "POST" else None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -712,14 +722,16 @@ def activity_create(request, pk):
                 next_step_date=data["next_step_date"],
                 done=data["done"],
                 contacts=data["contacts"],
-                questions=_asked_from_post(request),
+                questions=posted,
             )
         except ValidationFailed as exc:
             _apply_errors(form, exc)
         else:
             messages.success(request, _("Activity logged."))
             return redirect("pipeline:detail", pk=opp.pk)
-    questions = Question.objects.filter(active=True).order_by("position", "id")
+    questions = _questions_with_answers(
+        {item["question"].pk: {"answer": item["answer"], "use_as": item["use_as"]} for item in posted or []}
+    )
     return render(
         request,
         "pipeline/activity_form.html",
@@ -804,9 +816,7 @@ def activity_edit(request, pk):
         asked = {item["question"].pk: {"answer": item["answer"], "use_as": item["use_as"]} for item in posted}
     else:
         asked = {a.question_id: {"answer": a.answer, "use_as": a.used_as} for a in activity.asked.all()}
-    questions = list(Question.objects.filter(active=True).order_by("position", "id"))
-    for question in questions:
-        question.asked = asked.get(question.pk)
+    questions = _questions_with_answers(asked)
     return render(
         request,
         "pipeline/activity_form.html",

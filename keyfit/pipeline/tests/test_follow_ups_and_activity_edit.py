@@ -296,3 +296,31 @@ def test_api_creates_a_renewal_and_refuses_a_foreign_or_unnamed_link(org, make_o
         "previous_id"
     ]
     assert Opportunity.objects.filter(name="Year two").count() == 1
+
+
+def test_log_activity_form_shown_again_keeps_the_questions_asked_and_their_answers(org, make_opportunity):
+    opp = make_opportunity(org.ae)
+    question = Question.objects.filter(active=True).order_by("position", "id").first()
+    other = Question.objects.filter(active=True).exclude(pk=question.pk).order_by("position", "id").first()
+    response = client_for(org.ae).post(
+        reverse("pipeline:activity_create", args=[opp.pk]),
+        {
+            "kind": "visit",
+            "subject": "",  # required: the form comes back with an error
+            "channel": "field",
+            "duration_minutes": "45",
+            "asked": [question.pk],
+            f"answer_{question.pk}": "Scrap rate <4%> on line 2",
+            f"use_as_{question.pk}": "need",
+            f"answer_{other.pk}": "not ticked",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["subject"]
+    html = response.content.decode()
+    assert f'<input type="checkbox" name="asked" value="{question.pk}" checked>' in html
+    assert ">Scrap rate &lt;4%&gt; on line 2</textarea>" in html  # kept, and escaped
+    assert '<option value="need" selected>' in html
+    assert f'<input type="checkbox" name="asked" value="{other.pk}">' in html  # an unticked answer is not kept
+    assert "not ticked" not in html
+    assert not Activity.objects.filter(opportunity=opp).exists()
