@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class SizeBand(models.TextChoices):
@@ -18,7 +19,7 @@ class Tier(models.TextChoices):
 
 class Lifecycle(models.TextChoices):
     PROSPECT = "prospect", _("Prospect")
-    CUSTOMER = "customer", _("Customer")
+    CUSTOMER = "customer", pgettext_lazy("account type", "Customer")
     CHURNED = "churned", _("Churned")
 
 

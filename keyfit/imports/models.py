@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ImportJob(models.Model):
@@ -15,8 +16,8 @@ class ImportJob(models.Model):
         MAPPING = "mapping", _("Waiting for mapping")
         QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
+        DONE = "done", pgettext_lazy("import status", "Done")
+        FAILED = "failed", pgettext_lazy("import status", "Failed")
         CANCELLED = "cancelled", _("Cancelled")
 
     owner = models.ForeignKey(
@@ -33,8 +34,8 @@ class ImportJob(models.Model):
     dry_run = models.BooleanField(_("dry run"), default=False)
     rows_done = models.PositiveIntegerField(_("rows done"), default=0)
     rows_total = models.PositiveIntegerField(_("rows (estimate)"), null=True, blank=True)
-    created = models.PositiveIntegerField(_("created"), default=0)
-    updated = models.PositiveIntegerField(_("updated"), default=0)
+    created = models.PositiveIntegerField(pgettext_lazy("import rows", "created"), default=0)
+    updated = models.PositiveIntegerField(pgettext_lazy("import rows", "updated"), default=0)
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
     errors = models.JSONField(_("errors (first ones)"), default=list, blank=True)

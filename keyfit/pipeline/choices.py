@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class StageKind(models.TextChoices):
@@ -33,14 +34,14 @@ class ActivityKind(models.TextChoices):
     CALL = "call", _("Call")
     MEETING = "meeting", _("Meeting")
     DEMO = "demo", _("Demo")
-    EMAIL = "email", _("E-mail")
+    EMAIL = "email", pgettext_lazy("activity kind", "E-mail")
     PROPOSAL = "proposal", _("Proposal")
     NOTE = "note", _("Note")
 
 
 class Channel(models.TextChoices):
     ONLINE = "online", _("Online")
-    FIELD = "field", _("Field")
+    FIELD = "field", pgettext_lazy("activity channel", "Field")
 
 
 class MNE(models.TextChoices):

@@ -55,7 +55,8 @@ def evaluate(code: str, opportunity) -> dict[str, Any]:
     try:
         ok, detail = requirement.check(opportunity)
     except Exception as exc:  # a broken check refuses, it never lets a deal through
-        ok, detail = None, f"{_('The check failed')}: {exc.__class__.__name__}"
+        failed = _("The check failed")  # outside the f-string: makemessages does not look inside one
+        ok, detail = None, f"{failed}: {exc.__class__.__name__}"
     if ok is None and not detail:
         detail = str(_("This requirement is not available."))
     return {"code": code, "label": str(requirement.label), "ok": ok, "detail": str(detail)}

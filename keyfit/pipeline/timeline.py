@@ -249,6 +249,7 @@ def _words_for_language() -> _Words:
     if words is None:
         esc = html.escape
         mne = _labels(MNE.choices)
+        use_as = _("use as %(label)s")
         words = _Words(
             kinds=_labels(ActivityKind.choices),
             channels=_labels(Channel.choices),
@@ -263,8 +264,7 @@ def _words_for_language() -> _Words:
             days=_("%(d)s days in previous stage"),
             used_as={value: esc(_("used as %(c)s") % {"c": label}) for value, label in mne.items()},
             use_buttons="".join(
-                f'<button type="submit" name="use_as" value="{esc(value)}" class="link">'
-                f"{esc(_('use as %(label)s') % {'label': label})}</button> "
+                f'<button type="submit" name="use_as" value="{esc(value)}" class="link">{esc(use_as % {"label": label})}</button> '
                 for value, label in mne.items()
             ),
             more=esc(_("More")),

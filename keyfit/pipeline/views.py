@@ -15,6 +15,7 @@ from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from keyfit.accounts.permissions import visible_accounts, visible_contacts
@@ -242,7 +243,8 @@ def _saved_views_html(request, views) -> str:
     """The saved views' items (link, delete button) or the empty note, every value escaped."""
     esc = html.escape
     if not views:
-        return f'<li class="muted">{esc(_("No saved views yet."))}</li>'
+        nothing = _("No saved views yet.")
+        return f'<li class="muted">{esc(nothing)}</li>'
     csrf = frames.csrf_input(request)
     delete = esc(_("Delete"))
     return "".join(
@@ -410,9 +412,11 @@ def _deal_contacts_html(opp, links, editable: bool) -> str:
     """The deal's contacts (name, role, key, MNE, edit link) or the empty note, every value escaped."""
     esc = html.escape
     if not links:
-        return f'<li class="muted">{esc(_("No contacts yet."))}</li>'
-    key_badge = f' <span class="badge ok">{esc(_("key"))}</span>'
-    edit = f'<a href="{esc(reverse("pipeline:deal_contact", args=[opp.pk]))}?contact={{}}">{esc(_("edit"))}</a>'
+        nothing = _("No contacts yet.")
+        return f'<li class="muted">{esc(nothing)}</li>'
+    key, edit_label = pgettext("deal contact", "key"), _("edit")
+    key_badge = f' <span class="badge ok">{esc(key)}</span>'
+    edit = f'<a href="{esc(reverse("pipeline:deal_contact", args=[opp.pk]))}?contact={{}}">{esc(edit_label)}</a>'
     parts = []
     for link in links:
         role = f'<span class="badge">{esc(str(link.get_role_display()))}</span>' if link.role else ""
@@ -443,7 +447,8 @@ def _contracts_html(contracts) -> str:
         f" · {esc(card_money(c.annual_recurring_value, c.currency))} {per_year}</li>"
         for c in contracts
     )
-    return f'<section class="card"><h2>{esc(_("Contracts"))}</h2><ul class="plain">\n    {items}</ul></section>'
+    title = _("Contracts")
+    return f'<section class="card"><h2>{esc(title)}</h2><ul class="plain">\n    {items}</ul></section>'
 
 
 @login_required

@@ -63,3 +63,37 @@ def test_catalogues_contain_every_marked_string(tmp_path):
         if absent:
             missing[app_dir.name] = absent
     assert missing == {}, f"run `python manage.py update_translations` and translate: {missing}"
+
+
+GETTEXT_NAMES = {"_", "gettext", "gettext_lazy", "ngettext", "ngettext_lazy", "pgettext", "pgettext_lazy", "npgettext"}
+
+
+def test_no_translated_string_is_marked_inside_an_f_string():
+    """makemessages (xgettext) does not look inside f-strings: a `_("…")` there never reaches the catalogue
+    and is shown in English to every reader. Translate into a variable first, then format."""
+    import ast
+
+    found = []
+    for path in sorted(Path(settings.BASE_DIR, "keyfit").rglob("*.py")):
+        if "tests" in path.parts or "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.JoinedStr):
+                continue
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in GETTEXT_NAMES:
+                    found.append(f"{path.relative_to(settings.BASE_DIR)}:{sub.lineno} {ast.unparse(sub)}")
+    assert found == []
+
+
+def test_a_string_has_one_translation_across_the_catalogues():
+    """Django merges the apps' catalogues into one per language (the first app listed wins), so one English
+    string translated two ways shows one of them everywhere: words that mean different things in different
+    places (a "Field" visit, a data "Field") carry a context (pgettext) instead."""
+    seen: dict[tuple, dict[str, str]] = {}
+    for po_path in po_files():
+        for entry in polib.pofile(str(po_path)):
+            if entry.translated() and not entry.obsolete:
+                seen.setdefault((entry.msgctxt, entry.msgid), {})[po_path.parts[-5]] = entry.msgstr
+    conflicting = {key: apps for key, apps in seen.items() if len(set(apps.values())) > 1}
+    assert conflicting == {}

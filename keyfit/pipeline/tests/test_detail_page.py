@@ -214,3 +214,23 @@ def test_detail_names_the_owner_and_the_deal_contacts(org, make_opportunity):
     assert f'<li><strong>{escape(link.contact.name)}</strong> <span class="badge">Champion</span>\n' in page
     assert '<div class="muted">M: Cut &lt;rework&gt; · N: — · E: One plant &amp; then more</div>' in page
     assert f'href="/pipeline/opportunities/{opp.pk}/contacts/?contact={link.contact_id}">edit</a></li>' in page
+
+
+def test_detail_page_is_translated_where_the_words_mean_different_things(org, make_opportunity):
+    """The cards and the timeline written in Python are translated, and a word that means two things (a
+    field visit, a data field; a key contact, a custom field's key) reads right in Chinese."""
+    from keyfit.pipeline.models import OpportunityContact
+
+    opp = make_opportunity(org.ae, name="Translated deal")
+    assert OpportunityContact.objects.filter(opportunity=opp).update(is_key=True) == 1  # the deal's contact
+    activity_create(actor=org.ae, kind="email", subject="Proposal sent", opportunity=opp, channel="field")
+    org.ae.language = "zh-hans"
+    org.ae.save(update_fields=["language"])
+    html = client_for(org.ae).get(reverse("pipeline:detail", args=[opp.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    html = html.content.decode()
+    assert '<section class="card"><h2>商机</h2>' in html
+    assert "<dt>预测类别</dt>" in html and "<dt>竞争对手</dt>" in html
+    assert '<h2>MNE 档案 <span class="badge warn">不完整</span></h2>' in html
+    assert '<span class="badge ok">邮件</span> <strong>Proposal sent</strong>' in html  # the activity's kind
+    assert "· 现场" in html and "字段" not in html  # a field visit, not a data field
+    assert '<span class="badge ok">关键</span>' in html  # the key contact
