@@ -97,3 +97,11 @@ def test_a_string_has_one_translation_across_the_catalogues():
                 seen.setdefault((entry.msgctxt, entry.msgid), {})[po_path.parts[-5]] = entry.msgstr
     conflicting = {key: apps for key, apps in seen.items() if len(set(apps.values())) > 1}
     assert conflicting == {}
+
+
+def test_django_strings_missing_from_its_catalogue_are_translated_by_ours():
+    from django.db.models.fields import BLANK_CHOICE_LABEL
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        assert str(BLANK_CHOICE_LABEL) == "- 请选择 -"
