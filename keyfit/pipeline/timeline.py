@@ -50,7 +50,7 @@ class TimelinePage:
 def _datetime(value) -> datetime.datetime:
     if isinstance(value, str):  # SQLite through a raw query
         value = parse_datetime(value)
-    if timezone.is_naive(value):
+    if value.tzinfo is None:  # PostgreSQL gives aware values; SQLite naive ones, in UTC
         value = value.replace(tzinfo=datetime.UTC)
     return value
 
@@ -297,8 +297,9 @@ class Renderer:
 
     def entries(self, entries: list[Entry]) -> str:
         parts = []
+        zone = timezone.get_current_timezone()  # the reader's (UserTimezoneMiddleware)
         for entry in entries:
-            at = timezone.localtime(entry.at)
+            at = entry.at.astimezone(zone)
             head = f'\n  <li class="tl-{("stage", "activity", "audit")[entry.source]}"><time datetime="{at.isoformat()}">{at:%Y-%m-%d %H:%M}</time>\n'
             if entry.source == STAGE:
                 body = self._stage(entry.row)
