@@ -660,13 +660,14 @@ def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
 
     On PostgreSQL, outside a caller's transaction, one producer at a time routes (it holds the advisory
     lock ``ONLINE_ROUTER_LOCK``); the others wait for it to finish, all at once, and leave if it placed
-    their lead, else the next one routes every lead waiting by then. When another worker's batch
-    already holds the lead, wait for that batch to commit instead.
+    their lead (the result then carries what was written to it, read in the same round trip as the wait),
+    else the next one routes every lead waiting by then. When another worker's batch already holds the
+    lead, wait for that batch to commit instead.
     """
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         result = _route_new_lead_grouped(actor=actor, lead_id=lead_id, seed=seed)
-        if result is None:  # placed by another producer's batch, committed
-            return RouteResult()
+        if lead_id in result.written and not result.decisions:  # placed by another producer's batch
+            return result
     else:
         result = route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id)
     if not any(d["lead_id"] == lead_id for d in result.decisions) and connection.vendor == "postgresql":
@@ -675,14 +676,21 @@ def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
     return result
 
 
-def _route_new_lead_grouped(*, actor, lead_id: int, seed: int) -> RouteResult | None:
-    """Route as the leader, or return None once another leader's committed batch placed the lead."""
+# the lead columns routing writes (`_write_assignments`), read back by a producer whose lead another
+# producer's batch placed
+_WRITTEN_FIELDS = ("owner_id", "team_id", "assigned_at", "sla_due_at", "sla_breached_at", "route_requested", "updated_at")
+
+
+def _route_new_lead_grouped(*, actor, lead_id: int, seed: int) -> RouteResult:
+    """Route as the leader, or — once another leader's committed batch placed the lead — return a result
+    with no decision whose `written` holds the lead's routing columns as that batch left them."""
     # another producer is routing: wait until it is done (every waiter wakes at once; the shared lock is
-    # released in the same round trip), then see whether it took our lead — one round trip
+    # released in the same round trip), then read whether it took our lead — one round trip
     lock = ONLINE_ROUTER_LOCK
-    still = (  # an integer is formatted in
-        f"SELECT EXISTS (SELECT 1 FROM {Lead._meta.db_table} WHERE id = {int(lead_id)} AND route_requested "  # noqa: S608
-        "AND owner_id IS NULL AND merged_into_id IS NULL)"
+    columns = ", ".join(Lead._meta.get_field(name).column for name in _WRITTEN_FIELDS)
+    still = (  # an integer and column names are formatted in
+        f"SELECT route_requested AND owner_id IS NULL AND merged_into_id IS NULL, {columns} "  # noqa: S608
+        f"FROM {Lead._meta.db_table} WHERE id = {int(lead_id)}"
     )
     wait_and_check = f"SELECT pg_advisory_lock_shared({lock}); SELECT pg_advisory_unlock_shared({lock}); {still}"
     with connection.cursor() as cursor:
@@ -693,8 +701,12 @@ def _route_new_lead_grouped(*, actor, lead_id: int, seed: int) -> RouteResult | 
             cursor.execute(wait_and_check)
             cursor.nextset()
             cursor.nextset()
-            if not cursor.fetchone()[0]:
-                return None
+            row = cursor.fetchone()
+            if row is None or not row[0]:
+                done = RouteResult()
+                if row is not None:
+                    done.written[lead_id] = dict(zip(_WRITTEN_FIELDS, row[1:], strict=True))
+                return done
         else:
             cursor.execute("SELECT pg_advisory_lock(%s)", [ONLINE_ROUTER_LOCK])
         try:
