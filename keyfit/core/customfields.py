@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from keyfit.core.errors import ValidationFailed
 from keyfit.core.models import CustomFieldDefinition
 
-
 # Every lead intake validates its custom fields against the active definitions, which change rarely: each
 # process keeps them with the version token that was current, read from the shared cache (one cache read,
 # no query), as the team tree is kept (keyfit.core.permissions). Saving or deleting a definition sets a new
