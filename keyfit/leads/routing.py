@@ -678,7 +678,15 @@ def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
 
 # the lead columns routing writes (`_write_assignments`), read back by a producer whose lead another
 # producer's batch placed
-_WRITTEN_FIELDS = ("owner_id", "team_id", "assigned_at", "sla_due_at", "sla_breached_at", "route_requested", "updated_at")
+_WRITTEN_FIELDS = (
+    "owner_id",
+    "team_id",
+    "assigned_at",
+    "sla_due_at",
+    "sla_breached_at",
+    "route_requested",
+    "updated_at",
+)
 
 
 def _route_new_lead_grouped(*, actor, lead_id: int, seed: int) -> RouteResult:
