@@ -1202,11 +1202,13 @@ def _notify_assigned(per_user: dict[int, int], updates, *, now: datetime.datetim
                 created_at=now,
             )
         )
+    from keyfit.leads.tasks import send_lead_notifications
+
+    if _notify_in_one_statement(notes, send_lead_notifications):
+        return
     created = Notification.objects.bulk_create(notes)
     ids = [n.pk for n in created if n.pk]
     if ids:
-        from keyfit.leads.tasks import send_lead_notifications
-
         if _tasks_in_database(send_lead_notifications):
             # a database queue: the task row commits with the routing transaction (atomically, and
             # without a second synchronous commit per routing batch)
@@ -1221,3 +1223,55 @@ def _tasks_in_database(task) -> bool:
     except ImportError:  # pragma: no cover
         return False
     return isinstance(task.get_backend(), DatabaseBackend)
+
+
+def _notify_in_one_statement(notes: list[Notification], task) -> bool:
+    """PostgreSQL with the database task queue: insert the notifications and the row of the task that
+    e-mails them in one statement (the task's arguments, the new notifications' ids, are built by the
+    database) — what ``bulk_create`` and ``task.enqueue(notification_ids=…)`` write in two. False (nothing
+    done) on other databases or task backends, or with a custom task id function."""
+    if connection.vendor != "postgresql" or not notes or not _tasks_in_database(task):
+        return False
+    backend = task.get_backend()
+    if backend.options.get("id_function"):
+        return False
+    from django.db.models.signals import post_save, pre_save
+    from django.tasks.signals import task_enqueued
+    from django_tasks_db.models import DBTaskResult
+
+    backend.validate_task(task)
+    row = DBTaskResult(
+        id=DBTaskResult._meta.pk.get_default(),
+        args_kwargs={"args": [], "kwargs": {"notification_ids": []}},
+        priority=task.priority,
+        task_path=task.module_path,
+        queue_name=task.queue_name,
+        run_after=task.run_after,
+        backend_name=backend.alias,
+    )
+    pre_save.send(sender=DBTaskResult, instance=row, raw=False, using=connection.alias, update_fields=None)
+    fields = [f for f in DBTaskResult._meta.concrete_fields if f.name != "args_kwargs"]
+    qn = connection.ops.quote_name
+    note_columns = ("user_id", "kind", "lead_id", "count", "message", "created_at")
+    params: list[Any] = [
+        value for n in notes for value in (n.user_id, n.kind, n.lead_id, n.count, n.message, n.created_at)
+    ]
+    params += [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+    sql = (  # table and column names only are formatted in
+        f"WITH n AS (INSERT INTO {Notification._meta.db_table} ({', '.join(note_columns)}) "  # noqa: S608
+        f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(notes))} RETURNING id) "
+        f"INSERT INTO {qn(DBTaskResult._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}, args_kwargs) "
+        f"SELECT {', '.join(['%s'] * len(fields))}, jsonb_build_object('args', '[]'::jsonb, 'kwargs', "
+        "jsonb_build_object('notification_ids', (SELECT jsonb_agg(id ORDER BY id) FROM n))) RETURNING args_kwargs"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        args_kwargs = cursor.fetchone()[0]
+    row.args_kwargs = json.loads(args_kwargs) if isinstance(args_kwargs, str) else args_kwargs
+    row._state.adding = False
+    row._state.db = connection.alias
+    post_save.send(
+        sender=DBTaskResult, instance=row, created=True, update_fields=None, raw=False, using=connection.alias
+    )
+    task_enqueued.send(type(backend), task_result=row.task_result)
+    return True
