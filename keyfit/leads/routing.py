@@ -220,6 +220,20 @@ def _read_counters(members: list[int], users: list[int], since: datetime.date) -
         return _counters_from(cursor.fetchall())
 
 
+def _counter_keys(
+    config: RoutingConfig, locked: dict[int, tuple[int, int]], now: datetime.datetime
+) -> tuple[list[int], list[int], datetime.date]:
+    """What `_team_states` reads for the `locked` teams: the members with a quota, the users of
+    least-loaded teams, and the first day of the 30 days."""
+    teams = [config.teams[pk] for pk in sorted(locked) if pk in config.teams]
+    if not teams:
+        return [], [], now.date()
+    oldest = min(t.calendar.local_date(now) for t in teams) - datetime.timedelta(days=29)
+    quota_members = sorted(m.id for t in teams for m in t.members if m.max30 is not None)
+    users = sorted({m.user_id for t in teams if t.strategy == Strategy.LEAST_LOADED for m in t.members})
+    return quota_members, users, oldest
+
+
 def _team_states(
     config: RoutingConfig,
     locked: dict[int, tuple[int, int]],
@@ -235,10 +249,7 @@ def _team_states(
     if not teams:
         return {}
     todays = {t.pk: t.calendar.local_date(now) for t in teams}
-    oldest = min(todays.values()) - datetime.timedelta(days=29)
-    quota_members = sorted(m.id for t in teams for m in t.members if m.max30 is not None)
-    users = sorted({m.user_id for t in teams if t.strategy == Strategy.LEAST_LOADED for m in t.members})
-    loads, open_counts = counters if counters is not None else _read_counters(quota_members, users, oldest)
+    loads, open_counts = counters if counters is not None else _read_counters(*_counter_keys(config, locked, now))
     states: dict[int, TeamState] = {}
     for t in teams:
         today = todays[t.pk]
@@ -758,6 +769,48 @@ def _route_rows(
     notify: bool,
     sla: bool = False,
 ) -> None:
+    """Pick a member for every lead (`_plan_rows`) and write the batch: leads, decisions, counters."""
+    plan = _plan_rows(
+        rows, matched=matched, teams=teams, actor=actor, seed=seed, now=now, result=result, keep=keep, sla=sla
+    )
+    with _pipelined(len(rows) <= PIPELINE_MAX):
+        _write_leads(plan)
+        _write_counters(plan, notify=notify)
+    if keep:
+        _keep_decisions(plan, result)
+
+
+@dataclass
+class _Plan:
+    """A batch's picks, ready to write: the leads' new owners, the decisions, the leads left waiting."""
+
+    updates: list[tuple[int, int, int, datetime.datetime]]
+    decisions: list[tuple]
+    unplaced: list[int]
+    assigned_per_user: dict[int, int]
+    teams: dict[int, TeamState]
+    now: datetime.datetime
+    actor_id: int | None
+    seed: int
+    batch: str
+    sla: bool
+    copy_text: Future | None
+
+
+def _plan_rows(
+    rows: list[dict[str, Any]],
+    *,
+    matched: list[RuleConfig | None] | None,
+    teams: dict[int, TeamState],
+    actor,
+    seed: int,
+    now: datetime.datetime,
+    result: RouteResult,
+    keep: bool,
+    sla: bool = False,
+) -> _Plan:
+    """Pick the members in memory (the team states move on with each lead) and build the decisions; the
+    decisions' COPY text of a large batch starts building in a thread."""
     updates: list[tuple[int, int, int, datetime.datetime]] = []
     decisions: list[tuple] = []
     assigned_per_user: dict[int, int] = defaultdict(int)
@@ -861,31 +914,56 @@ def _route_rows(
         executor = ThreadPoolExecutor(max_workers=1)
         copy_text = executor.submit(_decision_copy_text, decisions, now, actor_id, seed, batch)
         executor.shutdown(wait=False)
-    with _pipelined(len(rows) <= PIPELINE_MAX):
-        _write_assignments(updates, now=now)
-        if unplaced:
-            _execute(
-                f"UPDATE {Lead._meta.db_table} SET route_requested = FALSE "  # noqa: S608
-                f"WHERE id IN ({', '.join(['%s'] * len(unplaced))})",
-                unplaced,
-            )
-        _write_loads(teams)
-        _write_round_robin(teams)
-        _write_decisions(decisions, now=now, actor_id=actor_id, seed=seed, batch=batch, copy_text=copy_text)
-        if notify and assigned_per_user:
-            _notify_assigned(assigned_per_user, updates, now=now, sla=sla)
-    if keep:
-        result.decisions.extend(
-            {
-                "lead_id": d[0],
-                "kind": d[1],
-                "owner_id": d[5],
-                "team_id": d[3],
-                "rule_id": d[2],
-                "reason": f"lead {d[0]}{d[6].tail(d[8], d[9], d[10]).raw}",
-            }
-            for d in decisions
+    return _Plan(updates, decisions, unplaced, assigned_per_user, teams, now, actor_id, seed, batch, sla, copy_text)
+
+
+def _write_leads(plan: _Plan, *, decisions_first: bool = False) -> None:
+    """Write what the batch decided for its leads: owners, the leads left waiting, the decisions."""
+
+    def decisions() -> None:
+        _write_decisions(
+            plan.decisions,
+            now=plan.now,
+            actor_id=plan.actor_id,
+            seed=plan.seed,
+            batch=plan.batch,
+            copy_text=plan.copy_text,
         )
+
+    if decisions_first:
+        decisions()
+    _write_assignments(plan.updates, now=plan.now)
+    if plan.unplaced:
+        _execute(
+            f"UPDATE {Lead._meta.db_table} SET route_requested = FALSE "  # noqa: S608
+            f"WHERE id IN ({', '.join(['%s'] * len(plan.unplaced))})",
+            plan.unplaced,
+        )
+    if not decisions_first:
+        decisions()
+
+
+def _write_counters(plan: _Plan, *, notify: bool) -> None:
+    """Write the teams' counters the batch moved (quota counters, round-robin positions; the open leads
+    per owner follow the leads by trigger) and notify the new owners."""
+    _write_loads(plan.teams)
+    _write_round_robin(plan.teams)
+    if notify and plan.assigned_per_user:
+        _notify_assigned(plan.assigned_per_user, plan.updates, now=plan.now, sla=plan.sla)
+
+
+def _keep_decisions(plan: _Plan, result: RouteResult) -> None:
+    result.decisions.extend(
+        {
+            "lead_id": d[0],
+            "kind": d[1],
+            "owner_id": d[5],
+            "team_id": d[3],
+            "rule_id": d[2],
+            "reason": f"lead {d[0]}{d[6].tail(d[8], d[9], d[10]).raw}",
+        }
+        for d in plan.decisions
+    )
 
 
 def _static_inputs(
