@@ -528,7 +528,11 @@ class _Relay:
         self.after: dict | None = None  # its last lead
         self.last_read = False  # it was the last batch (short)
         self.committed = -1  # the last batch routed and committed
+        # batch → the team state it leaves behind if it commits as picked (`_Handoff`)
+        self.handoffs: dict[int, _Handoff] = {}
+        self.redo: set[int] = set()  # batches that write their leads again (their picks were not confirmed)
         self.error: BaseException | None = None
+        self.merged = threading.Lock()
 
     def wait(self, ready: Callable[[], bool]) -> bool:
         with self.changed:
@@ -540,6 +544,57 @@ class _Relay:
             for name, value in values.items():
                 setattr(self, name, value)
             self.changed.notify_all()
+
+
+class _Handoff(NamedTuple):
+    """What a batch leaves its teams at if it commits as it picked: the configuration token, each team's
+    round-robin position and version, and the quota counters and open leads routing would then read."""
+
+    token: tuple[tuple[int, int], ...]
+    locked: dict[int, tuple[int, int]]
+    counters: Counters
+
+
+def _handoff(config: RoutingConfig, locked: dict[int, tuple[int, int]], counters: Counters, plan: "_Plan") -> _Handoff:
+    """The state after `plan` commits, from the state it started from (`locked`, `counters`)."""
+    loads = {member: list(days) for member, days in counters[0].items()}
+    for t in plan.teams.values():
+        for m in t.members:
+            # `_write_loads` sets today's counter to the member's new total (read back for quotas only)
+            if m.assigned_now and m.max30 is not None:
+                loads[m.id] = [(d, n) for d, n in loads.get(m.id, ()) if d != t.today] + [(t.today, m.got_today)]
+    # (a user without a row yet has one once the batch gave them a lead)
+    opened = {
+        user: counters[1].get(user, 0) + plan.assigned_per_user.get(user, 0)
+        for user in counters[1].keys() | plan.assigned_per_user.keys()
+    }
+    positions = {pk: (plan.teams[pk].rr_position if pk in plan.teams else rr, v) for pk, (rr, v) in locked.items()}
+    return _Handoff(config.token, positions, (loads, opened))
+
+
+def _state_key(teams: dict[int, TeamState]) -> tuple:
+    """Everything picking reads from the database, per team: equal keys, equal picks (open leads count in
+    least-loaded teams only)."""
+    return tuple(
+        (
+            pk,
+            t.rr_read,
+            t.today,
+            tuple(
+                (m.id, m.got_today, m.got_30, m.open_count if t.strategy == Strategy.LEAST_LOADED else None)
+                for m in t.members
+            ),
+        )
+        for pk, t in sorted(teams.items())
+    )
+
+
+def _merge(result: RouteResult, part: RouteResult) -> None:
+    result.routed += part.routed
+    result.unrouted += part.unrouted
+    result.batches += part.batches
+    result.decisions.extend(part.decisions)
+    result.written.update(part.written)
 
 
 def _route_overlapped(
@@ -593,7 +648,14 @@ def _route_overlapped(
 def _route_relayed(
     batch: int, relay: _Relay, result: RouteResult, *, actor, ids, seed, now, size, keep, notify
 ) -> bool:
-    """Route overlapped batch number `batch`; False when there is no such batch."""
+    """Route overlapped batch number `batch`; False when there is no such batch.
+
+    Once the batch ahead has picked (and published the state it will leave, `_Handoff`), this batch picks
+    from that state and writes its decisions and leads at once, while the batch ahead writes and commits
+    on the other connection. Then, under its team locks, it reads the counters: when they are the state
+    it picked from, it writes the counters and commits; otherwise (another router moved them, or the
+    batch ahead failed) it rolls its writes back and routes from the counters it read. Either way the
+    leads are handed out exactly as one batch after the other would."""
     if not relay.wait(lambda: relay.read == batch - 1 or relay.last_read):
         return False
     if relay.last_read:  # a batch ahead was the last one
@@ -602,6 +664,7 @@ def _route_relayed(
     published = False
     try:
         for _attempt in range(20):
+            part = RouteResult()
             try:
                 with transaction.atomic():
                     moment = now or timezone.now()
@@ -613,26 +676,44 @@ def _route_relayed(
                         )
                         published = True
                     matched = _match(rows, config.rules)
-                    if not relay.wait(lambda: relay.committed == batch - 1):
+                    if not relay.wait(lambda: relay.committed == batch - 1 or (batch - 1) in relay.handoffs):
                         return False
                     if not rows:
+                        relay.wait(lambda: relay.committed == batch - 1)
                         return False
                     needed = {r.routing_team_id for r in matched if r is not None}
-                    locked = _lock_teams(needed)
-                    _check_config_current(config, locked, needed)
-                    teams = _team_states(config, locked, seed=seed, now=moment)
-                    _route_rows(
-                        rows,
-                        matched=matched,
-                        teams=teams,
-                        actor=actor,
-                        seed=seed,
-                        now=moment,
-                        result=result,
-                        keep=keep,
-                        notify=notify,
-                    )
-                    result.batches += 1
+                    handoff = relay.handoffs.get(batch - 1)
+                    routed = False
+                    if (
+                        handoff is not None
+                        and relay.committed < batch - 1
+                        and handoff.token == config.token
+                        and needed <= handoff.locked.keys()
+                    ):
+                        routed = _route_ahead(
+                            rows, matched, needed, handoff, relay, batch, part, config=config, actor=actor,
+                            seed=seed, now=moment, keep=keep, notify=notify,
+                        )  # fmt: skip
+                    relay.wait(lambda: relay.committed == batch - 1)
+                    if relay.error is not None:
+                        return False  # nothing written (`_route_ahead` rolled its writes back)
+                    if not routed:
+                        locked = _lock_teams(needed)
+                        _check_config_current(config, locked, needed)
+                        counters = _read_counters(*_counter_keys(config, locked, moment))
+                        teams = _team_states(config, locked, seed=seed, now=moment, counters=counters)
+                        plan = _plan_rows(
+                            rows, matched=matched, teams=teams, actor=actor, seed=seed, now=moment, result=part,
+                            keep=keep,
+                        )  # fmt: skip
+                        relay.update(handoffs={**relay.handoffs, batch: _handoff(config, locked, counters, plan)})
+                        _write_leads(plan)
+                        _write_counters(plan, notify=notify)
+                        if keep:
+                            _keep_decisions(plan, part)
+                    part.batches += 1
+                with relay.merged:
+                    _merge(result, part)
                 return True
             except _ConfigMoved:
                 continue
@@ -641,6 +722,53 @@ def _route_relayed(
         if not published:
             relay.update(read=batch, last_read=True)
         relay.update(committed=batch)
+
+
+def _route_ahead(
+    rows, matched, needed, handoff: _Handoff, relay: _Relay, batch: int, part: RouteResult, *, config, actor, seed,
+    now, keep, notify,
+) -> bool:  # fmt: skip
+    """Pick and write a batch's leads from the state the batch ahead will leave (`handoff`) before that
+    batch commits; True when the counters read under the team locks afterwards confirm that state (the
+    batch is then complete), False after rolling the writes back (route the batch from what was read)."""
+    predicted = {pk: handoff.locked[pk] for pk in needed}
+    teams = _team_states(config, predicted, seed=seed, now=now, counters=handoff.counters)
+    started_from = _state_key(teams)
+    savepoint = transaction.savepoint_create()
+    plan = _plan_rows(rows, matched=matched, teams=teams, actor=actor, seed=seed, now=now, result=part, keep=keep)
+    relay.update(handoffs={**relay.handoffs, batch: _handoff(config, handoff.locked, handoff.counters, plan)})
+    # No row another router locks is locked before the team locks: the open-lead trigger is told to
+    # leave this UPDATE to `_add_open_leads` (migration 0009), which counts it after the locks.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL keyfit.ownerload_deferred TO on")
+    _write_leads(plan)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL keyfit.ownerload_deferred TO off")
+    # the batch ahead commits, or it will write its leads again: then roll back at once, releasing the
+    # open-lead rows its UPDATE will need
+    if not relay.wait(lambda: relay.committed == batch - 1 or (batch - 1) in relay.redo):
+        transaction.savepoint_rollback(savepoint)
+        return False
+    if relay.committed != batch - 1:
+        transaction.savepoint_rollback(savepoint)
+        part.routed = part.unrouted = 0
+        part.written.clear()
+        return False
+    locked = _lock_teams(needed)
+    _check_config_current(config, locked, needed)
+    counters = _read_counters(*_counter_keys(config, locked, now))
+    if _state_key(_team_states(config, locked, seed=seed, now=now, counters=counters)) == started_from:
+        _add_open_leads(plan.assigned_per_user)
+        _write_counters(plan, notify=notify)
+        if keep:
+            _keep_decisions(plan, part)
+        transaction.savepoint_commit(savepoint)
+        return True
+    relay.update(redo=relay.redo | {batch})
+    transaction.savepoint_rollback(savepoint)
+    part.routed = part.unrouted = 0
+    part.written.clear()
+    return False
 
 
 def _pending_batch(
@@ -917,21 +1045,8 @@ def _plan_rows(
     return _Plan(updates, decisions, unplaced, assigned_per_user, teams, now, actor_id, seed, batch, sla, copy_text)
 
 
-def _write_leads(plan: _Plan, *, decisions_first: bool = False) -> None:
+def _write_leads(plan: _Plan) -> None:
     """Write what the batch decided for its leads: owners, the leads left waiting, the decisions."""
-
-    def decisions() -> None:
-        _write_decisions(
-            plan.decisions,
-            now=plan.now,
-            actor_id=plan.actor_id,
-            seed=plan.seed,
-            batch=plan.batch,
-            copy_text=plan.copy_text,
-        )
-
-    if decisions_first:
-        decisions()
     _write_assignments(plan.updates, now=plan.now)
     if plan.unplaced:
         _execute(
@@ -939,8 +1054,26 @@ def _write_leads(plan: _Plan, *, decisions_first: bool = False) -> None:
             f"WHERE id IN ({', '.join(['%s'] * len(plan.unplaced))})",
             plan.unplaced,
         )
-    if not decisions_first:
-        decisions()
+    _write_plan_decisions(plan)
+
+
+def _add_open_leads(assigned_per_user: dict[int, int]) -> None:
+    """Count new leads in their owners' open leads (`OwnerLoad`) as the trigger would have, for a leads
+    UPDATE it was told to leave alone (the leads were open and unowned before)."""
+    rows = sorted((int(user), int(n)) for user, n in assigned_per_user.items() if n)
+    if rows:
+        table = OwnerLoad._meta.db_table
+        _execute(
+            f"INSERT INTO {table} AS o (user_id, open_leads) VALUES {', '.join(['(%s, %s)'] * len(rows))} "  # noqa: S608
+            "ON CONFLICT (user_id) DO UPDATE SET open_leads = o.open_leads + excluded.open_leads",
+            [v for row in rows for v in row],
+        )
+
+
+def _write_plan_decisions(plan: _Plan) -> None:
+    _write_decisions(
+        plan.decisions, now=plan.now, actor_id=plan.actor_id, seed=plan.seed, batch=plan.batch, copy_text=plan.copy_text
+    )
 
 
 def _write_counters(plan: _Plan, *, notify: bool) -> None:
