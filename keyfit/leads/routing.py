@@ -36,6 +36,7 @@ from keyfit.leads.routing_config import RoutingConfig, RuleConfig, TeamConfig
 DEFAULT_BATCH = 5000
 # bulk routing on PostgreSQL reads the next batch on a second connection while a batch writes
 OVERLAP_BATCHES = True
+OVERLAP_WORKERS = 2  # connections taking the batches in turn
 UNLIMITED = None
 
 
@@ -629,13 +630,15 @@ def _route_overlapped(
                 keep=keep,
                 notify=notify,
             ):
-                batch += 2
+                batch += OVERLAP_WORKERS
         except BaseException as exc:  # handed to the caller below
             relay.update(error=exc)
         finally:
             connections.close_all()  # this thread's connection
 
-    threads = [threading.Thread(target=worker, args=(first,), name=f"routing-{first}") for first in (0, 1)]
+    threads = [
+        threading.Thread(target=worker, args=(first,), name=f"routing-{first}") for first in range(OVERLAP_WORKERS)
+    ]
     for t in threads:
         t.start()
     for t in threads:
