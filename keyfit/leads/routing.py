@@ -1406,21 +1406,18 @@ def _notify_assigned(per_user: dict[int, int], updates, *, now: datetime.datetim
             message = f"{count} leads were assigned to you"
         if sla:
             message += " (first-touch SLA breached by the previous owner)"
-        notes.append(
-            Notification(
-                user_id=user_id,
-                kind=NotificationKind.ASSIGNED,
-                lead_id=first_lead[user_id],
-                count=count,
-                message=message,
-                created_at=now,
-            )
-        )
+        # (user, kind, lead, count, message, created at): the columns `_notify_in_one_statement` writes
+        notes.append((user_id, str(NotificationKind.ASSIGNED), first_lead[user_id], count, message, now))
     from keyfit.leads.tasks import send_lead_notifications
 
     if _notify_in_one_statement(notes, send_lead_notifications):
         return
-    created = Notification.objects.bulk_create(notes)
+    created = Notification.objects.bulk_create(
+        [
+            Notification(user_id=user_id, kind=kind, lead_id=lead_id, count=count, message=message, created_at=at)
+            for user_id, kind, lead_id, count, message, at in notes
+        ]
+    )
     ids = [n.pk for n in created if n.pk]
     if ids:
         if _tasks_in_database(send_lead_notifications):
@@ -1439,7 +1436,7 @@ def _tasks_in_database(task) -> bool:
     return isinstance(task.get_backend(), DatabaseBackend)
 
 
-def _notify_in_one_statement(notes: list[Notification], task) -> bool:
+def _notify_in_one_statement(notes: list[tuple], task) -> bool:
     """PostgreSQL with the database task queue: insert the notifications and the row of the task that
     e-mails them in one statement (the task's arguments, the new notifications' ids, are built by the
     database) — what ``bulk_create`` and ``task.enqueue(notification_ids=…)`` write in two. False (nothing
@@ -1467,9 +1464,7 @@ def _notify_in_one_statement(notes: list[Notification], task) -> bool:
     fields = [f for f in DBTaskResult._meta.concrete_fields if f.name != "args_kwargs"]
     qn = connection.ops.quote_name
     note_columns = ("user_id", "kind", "lead_id", "count", "message", "created_at")
-    params: list[Any] = [
-        value for n in notes for value in (n.user_id, n.kind, n.lead_id, n.count, n.message, n.created_at)
-    ]
+    params: list[Any] = [value for note in notes for value in note]
     params += [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
     sql = (  # table and column names only are formatted in
         f"WITH n AS (INSERT INTO {Notification._meta.db_table} ({', '.join(note_columns)}) "  # noqa: S608
