@@ -8,7 +8,8 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from keyfit.core import jsonlookups, permissions
+        from keyfit.core import customfields, jsonlookups, permissions
 
         jsonlookups.register()
         permissions.connect()
+        customfields.connect()

@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from keyfit.core.models import TimeStampedModel, VersionedModel, Vocabulary
+from keyfit.core.models import EqualityIndex, TimeStampedModel, VersionedModel, Vocabulary
 from keyfit.leads.choices import (
     DecisionKind,
     Intent,
@@ -184,11 +184,11 @@ class Lead(TimeStampedModel, VersionedModel):
             )
         ]
         indexes = [
-            # duplicate lookup: equality only, so plain b-trees (db_index=True would add a second,
-            # varchar_pattern_ops index per column on PostgreSQL, paid on every insert and routing UPDATE)
-            models.Index(fields=["company_domain"], name="lead_domain_idx"),
-            models.Index(fields=["email_normalized"], name="lead_email_idx"),
-            models.Index(fields=["phone_normalized"], name="lead_phone_idx"),
+            # duplicate lookup: equality only, so hash indexes on PostgreSQL (b-trees elsewhere), paid on
+            # every insert and routing UPDATE (db_index=True would add a varchar_pattern_ops index too)
+            EqualityIndex(fields=["company_domain"], name="lead_domain_idx"),
+            EqualityIndex(fields=["email_normalized"], name="lead_email_idx"),
+            EqualityIndex(fields=["phone_normalized"], name="lead_phone_idx"),
             models.Index(
                 fields=["merged_into"], name="lead_merged_into_idx", condition=models.Q(merged_into__isnull=False)
             ),

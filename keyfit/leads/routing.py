@@ -36,6 +36,7 @@ from keyfit.leads.routing_config import RoutingConfig, RuleConfig, TeamConfig
 DEFAULT_BATCH = 5000
 # bulk routing on PostgreSQL reads the next batch on a second connection while a batch writes
 OVERLAP_BATCHES = True
+OVERLAP_WORKERS = 2  # connections taking the batches in turn
 UNLIMITED = None
 
 
@@ -220,6 +221,20 @@ def _read_counters(members: list[int], users: list[int], since: datetime.date) -
         return _counters_from(cursor.fetchall())
 
 
+def _counter_keys(
+    config: RoutingConfig, locked: dict[int, tuple[int, int]], now: datetime.datetime
+) -> tuple[list[int], list[int], datetime.date]:
+    """What `_team_states` reads for the `locked` teams: the members with a quota, the users of
+    least-loaded teams, and the first day of the 30 days."""
+    teams = [config.teams[pk] for pk in sorted(locked) if pk in config.teams]
+    if not teams:
+        return [], [], now.date()
+    oldest = min(t.calendar.local_date(now) for t in teams) - datetime.timedelta(days=29)
+    quota_members = sorted(m.id for t in teams for m in t.members if m.max30 is not None)
+    users = sorted({m.user_id for t in teams if t.strategy == Strategy.LEAST_LOADED for m in t.members})
+    return quota_members, users, oldest
+
+
 def _team_states(
     config: RoutingConfig,
     locked: dict[int, tuple[int, int]],
@@ -235,10 +250,7 @@ def _team_states(
     if not teams:
         return {}
     todays = {t.pk: t.calendar.local_date(now) for t in teams}
-    oldest = min(todays.values()) - datetime.timedelta(days=29)
-    quota_members = sorted(m.id for t in teams for m in t.members if m.max30 is not None)
-    users = sorted({m.user_id for t in teams if t.strategy == Strategy.LEAST_LOADED for m in t.members})
-    loads, open_counts = counters if counters is not None else _read_counters(quota_members, users, oldest)
+    loads, open_counts = counters if counters is not None else _read_counters(*_counter_keys(config, locked, now))
     states: dict[int, TeamState] = {}
     for t in teams:
         today = todays[t.pk]
@@ -517,7 +529,11 @@ class _Relay:
         self.after: dict | None = None  # its last lead
         self.last_read = False  # it was the last batch (short)
         self.committed = -1  # the last batch routed and committed
+        # batch → the team state it leaves behind if it commits as picked (`_Handoff`)
+        self.handoffs: dict[int, _Handoff] = {}
+        self.redo: set[int] = set()  # batches that write their leads again (their picks were not confirmed)
         self.error: BaseException | None = None
+        self.merged = threading.Lock()
 
     def wait(self, ready: Callable[[], bool]) -> bool:
         with self.changed:
@@ -529,6 +545,57 @@ class _Relay:
             for name, value in values.items():
                 setattr(self, name, value)
             self.changed.notify_all()
+
+
+class _Handoff(NamedTuple):
+    """What a batch leaves its teams at if it commits as it picked: the configuration token, each team's
+    round-robin position and version, and the quota counters and open leads routing would then read."""
+
+    token: tuple[tuple[int, int], ...]
+    locked: dict[int, tuple[int, int]]
+    counters: Counters
+
+
+def _handoff(config: RoutingConfig, locked: dict[int, tuple[int, int]], counters: Counters, plan: "_Plan") -> _Handoff:
+    """The state after `plan` commits, from the state it started from (`locked`, `counters`)."""
+    loads = {member: list(days) for member, days in counters[0].items()}
+    for t in plan.teams.values():
+        for m in t.members:
+            # `_write_loads` sets today's counter to the member's new total (read back for quotas only)
+            if m.assigned_now and m.max30 is not None:
+                loads[m.id] = [(d, n) for d, n in loads.get(m.id, ()) if d != t.today] + [(t.today, m.got_today)]
+    # (a user without a row yet has one once the batch gave them a lead)
+    opened = {
+        user: counters[1].get(user, 0) + plan.assigned_per_user.get(user, 0)
+        for user in counters[1].keys() | plan.assigned_per_user.keys()
+    }
+    positions = {pk: (plan.teams[pk].rr_position if pk in plan.teams else rr, v) for pk, (rr, v) in locked.items()}
+    return _Handoff(config.token, positions, (loads, opened))
+
+
+def _state_key(teams: dict[int, TeamState]) -> tuple:
+    """Everything picking reads from the database, per team: equal keys, equal picks (open leads count in
+    least-loaded teams only)."""
+    return tuple(
+        (
+            pk,
+            t.rr_read,
+            t.today,
+            tuple(
+                (m.id, m.got_today, m.got_30, m.open_count if t.strategy == Strategy.LEAST_LOADED else None)
+                for m in t.members
+            ),
+        )
+        for pk, t in sorted(teams.items())
+    )
+
+
+def _merge(result: RouteResult, part: RouteResult) -> None:
+    result.routed += part.routed
+    result.unrouted += part.unrouted
+    result.batches += part.batches
+    result.decisions.extend(part.decisions)
+    result.written.update(part.written)
 
 
 def _route_overlapped(
@@ -563,13 +630,15 @@ def _route_overlapped(
                 keep=keep,
                 notify=notify,
             ):
-                batch += 2
+                batch += OVERLAP_WORKERS
         except BaseException as exc:  # handed to the caller below
             relay.update(error=exc)
         finally:
             connections.close_all()  # this thread's connection
 
-    threads = [threading.Thread(target=worker, args=(first,), name=f"routing-{first}") for first in (0, 1)]
+    threads = [
+        threading.Thread(target=worker, args=(first,), name=f"routing-{first}") for first in range(OVERLAP_WORKERS)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -582,7 +651,14 @@ def _route_overlapped(
 def _route_relayed(
     batch: int, relay: _Relay, result: RouteResult, *, actor, ids, seed, now, size, keep, notify
 ) -> bool:
-    """Route overlapped batch number `batch`; False when there is no such batch."""
+    """Route overlapped batch number `batch`; False when there is no such batch.
+
+    Once the batch ahead has picked (and published the state it will leave, `_Handoff`), this batch picks
+    from that state and writes its decisions and leads at once, while the batch ahead writes and commits
+    on the other connection. Then, under its team locks, it reads the counters: when they are the state
+    it picked from, it writes the counters and commits; otherwise (another router moved them, or the
+    batch ahead failed) it rolls its writes back and routes from the counters it read. Either way the
+    leads are handed out exactly as one batch after the other would."""
     if not relay.wait(lambda: relay.read == batch - 1 or relay.last_read):
         return False
     if relay.last_read:  # a batch ahead was the last one
@@ -591,6 +667,7 @@ def _route_relayed(
     published = False
     try:
         for _attempt in range(20):
+            part = RouteResult()
             try:
                 with transaction.atomic():
                     moment = now or timezone.now()
@@ -602,26 +679,44 @@ def _route_relayed(
                         )
                         published = True
                     matched = _match(rows, config.rules)
-                    if not relay.wait(lambda: relay.committed == batch - 1):
+                    if not relay.wait(lambda: relay.committed == batch - 1 or (batch - 1) in relay.handoffs):
                         return False
                     if not rows:
+                        relay.wait(lambda: relay.committed == batch - 1)
                         return False
                     needed = {r.routing_team_id for r in matched if r is not None}
-                    locked = _lock_teams(needed)
-                    _check_config_current(config, locked, needed)
-                    teams = _team_states(config, locked, seed=seed, now=moment)
-                    _route_rows(
-                        rows,
-                        matched=matched,
-                        teams=teams,
-                        actor=actor,
-                        seed=seed,
-                        now=moment,
-                        result=result,
-                        keep=keep,
-                        notify=notify,
-                    )
-                    result.batches += 1
+                    handoff = relay.handoffs.get(batch - 1)
+                    routed = False
+                    if (
+                        handoff is not None
+                        and relay.committed < batch - 1
+                        and handoff.token == config.token
+                        and needed <= handoff.locked.keys()
+                    ):
+                        routed = _route_ahead(
+                            rows, matched, needed, handoff, relay, batch, part, config=config, actor=actor,
+                            seed=seed, now=moment, keep=keep, notify=notify,
+                        )  # fmt: skip
+                    relay.wait(lambda: relay.committed == batch - 1)
+                    if relay.error is not None:
+                        return False  # nothing written (`_route_ahead` rolled its writes back)
+                    if not routed:
+                        locked = _lock_teams(needed)
+                        _check_config_current(config, locked, needed)
+                        counters = _read_counters(*_counter_keys(config, locked, moment))
+                        teams = _team_states(config, locked, seed=seed, now=moment, counters=counters)
+                        plan = _plan_rows(
+                            rows, matched=matched, teams=teams, actor=actor, seed=seed, now=moment, result=part,
+                            keep=keep,
+                        )  # fmt: skip
+                        relay.update(handoffs={**relay.handoffs, batch: _handoff(config, locked, counters, plan)})
+                        _write_leads(plan)
+                        _write_counters(plan, notify=notify)
+                        if keep:
+                            _keep_decisions(plan, part)
+                    part.batches += 1
+                with relay.merged:
+                    _merge(result, part)
                 return True
             except _ConfigMoved:
                 continue
@@ -630,6 +725,53 @@ def _route_relayed(
         if not published:
             relay.update(read=batch, last_read=True)
         relay.update(committed=batch)
+
+
+def _route_ahead(
+    rows, matched, needed, handoff: _Handoff, relay: _Relay, batch: int, part: RouteResult, *, config, actor, seed,
+    now, keep, notify,
+) -> bool:  # fmt: skip
+    """Pick and write a batch's leads from the state the batch ahead will leave (`handoff`) before that
+    batch commits; True when the counters read under the team locks afterwards confirm that state (the
+    batch is then complete), False after rolling the writes back (route the batch from what was read)."""
+    predicted = {pk: handoff.locked[pk] for pk in needed}
+    teams = _team_states(config, predicted, seed=seed, now=now, counters=handoff.counters)
+    started_from = _state_key(teams)
+    savepoint = transaction.savepoint_create()
+    plan = _plan_rows(rows, matched=matched, teams=teams, actor=actor, seed=seed, now=now, result=part, keep=keep)
+    relay.update(handoffs={**relay.handoffs, batch: _handoff(config, handoff.locked, handoff.counters, plan)})
+    # No row another router locks is locked before the team locks: the open-lead trigger is told to
+    # leave this UPDATE to `_add_open_leads` (migration 0009), which counts it after the locks.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL keyfit.ownerload_deferred TO on")
+    _write_leads(plan)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL keyfit.ownerload_deferred TO off")
+    # the batch ahead commits, or it will write its leads again: then roll back at once, releasing the
+    # open-lead rows its UPDATE will need
+    if not relay.wait(lambda: relay.committed == batch - 1 or (batch - 1) in relay.redo):
+        transaction.savepoint_rollback(savepoint)
+        return False
+    if relay.committed != batch - 1:
+        transaction.savepoint_rollback(savepoint)
+        part.routed = part.unrouted = 0
+        part.written.clear()
+        return False
+    locked = _lock_teams(needed)
+    _check_config_current(config, locked, needed)
+    counters = _read_counters(*_counter_keys(config, locked, now))
+    if _state_key(_team_states(config, locked, seed=seed, now=now, counters=counters)) == started_from:
+        _add_open_leads(plan.assigned_per_user)
+        _write_counters(plan, notify=notify)
+        if keep:
+            _keep_decisions(plan, part)
+        transaction.savepoint_commit(savepoint)
+        return True
+    relay.update(redo=relay.redo | {batch})
+    transaction.savepoint_rollback(savepoint)
+    part.routed = part.unrouted = 0
+    part.written.clear()
+    return False
 
 
 def _pending_batch(
@@ -660,13 +802,14 @@ def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
 
     On PostgreSQL, outside a caller's transaction, one producer at a time routes (it holds the advisory
     lock ``ONLINE_ROUTER_LOCK``); the others wait for it to finish, all at once, and leave if it placed
-    their lead, else the next one routes every lead waiting by then. When another worker's batch
-    already holds the lead, wait for that batch to commit instead.
+    their lead (the result then carries what was written to it, read in the same round trip as the wait),
+    else the next one routes every lead waiting by then. When another worker's batch already holds the
+    lead, wait for that batch to commit instead.
     """
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         result = _route_new_lead_grouped(actor=actor, lead_id=lead_id, seed=seed)
-        if result is None:  # placed by another producer's batch, committed
-            return RouteResult()
+        if lead_id in result.written and not result.decisions:  # placed by another producer's batch
+            return result
     else:
         result = route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id)
     if not any(d["lead_id"] == lead_id for d in result.decisions) and connection.vendor == "postgresql":
@@ -675,14 +818,29 @@ def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
     return result
 
 
-def _route_new_lead_grouped(*, actor, lead_id: int, seed: int) -> RouteResult | None:
-    """Route as the leader, or return None once another leader's committed batch placed the lead."""
+# the lead columns routing writes (`_write_assignments`), read back by a producer whose lead another
+# producer's batch placed
+_WRITTEN_FIELDS = (
+    "owner_id",
+    "team_id",
+    "assigned_at",
+    "sla_due_at",
+    "sla_breached_at",
+    "route_requested",
+    "updated_at",
+)
+
+
+def _route_new_lead_grouped(*, actor, lead_id: int, seed: int) -> RouteResult:
+    """Route as the leader, or — once another leader's committed batch placed the lead — return a result
+    with no decision whose `written` holds the lead's routing columns as that batch left them."""
     # another producer is routing: wait until it is done (every waiter wakes at once; the shared lock is
-    # released in the same round trip), then see whether it took our lead — one round trip
+    # released in the same round trip), then read whether it took our lead — one round trip
     lock = ONLINE_ROUTER_LOCK
-    still = (  # an integer is formatted in
-        f"SELECT EXISTS (SELECT 1 FROM {Lead._meta.db_table} WHERE id = {int(lead_id)} AND route_requested "  # noqa: S608
-        "AND owner_id IS NULL AND merged_into_id IS NULL)"
+    columns = ", ".join(Lead._meta.get_field(name).column for name in _WRITTEN_FIELDS)
+    still = (  # an integer and column names are formatted in
+        f"SELECT route_requested AND owner_id IS NULL AND merged_into_id IS NULL, {columns} "  # noqa: S608
+        f"FROM {Lead._meta.db_table} WHERE id = {int(lead_id)}"
     )
     wait_and_check = f"SELECT pg_advisory_lock_shared({lock}); SELECT pg_advisory_unlock_shared({lock}); {still}"
     with connection.cursor() as cursor:
@@ -693,8 +851,12 @@ def _route_new_lead_grouped(*, actor, lead_id: int, seed: int) -> RouteResult | 
             cursor.execute(wait_and_check)
             cursor.nextset()
             cursor.nextset()
-            if not cursor.fetchone()[0]:
-                return None
+            row = cursor.fetchone()
+            if row is None or not row[0]:
+                done = RouteResult()
+                if row is not None:
+                    done.written[lead_id] = dict(zip(_WRITTEN_FIELDS, row[1:], strict=True))
+                return done
         else:
             cursor.execute("SELECT pg_advisory_lock(%s)", [ONLINE_ROUTER_LOCK])
         try:
@@ -738,6 +900,48 @@ def _route_rows(
     notify: bool,
     sla: bool = False,
 ) -> None:
+    """Pick a member for every lead (`_plan_rows`) and write the batch: leads, decisions, counters."""
+    plan = _plan_rows(
+        rows, matched=matched, teams=teams, actor=actor, seed=seed, now=now, result=result, keep=keep, sla=sla
+    )
+    with _pipelined(len(rows) <= PIPELINE_MAX):
+        _write_leads(plan)
+        _write_counters(plan, notify=notify)
+    if keep:
+        _keep_decisions(plan, result)
+
+
+@dataclass
+class _Plan:
+    """A batch's picks, ready to write: the leads' new owners, the decisions, the leads left waiting."""
+
+    updates: list[tuple[int, int, int, datetime.datetime]]
+    decisions: list[tuple]
+    unplaced: list[int]
+    assigned_per_user: dict[int, int]
+    teams: dict[int, TeamState]
+    now: datetime.datetime
+    actor_id: int | None
+    seed: int
+    batch: str
+    sla: bool
+    copy_text: Future | None
+
+
+def _plan_rows(
+    rows: list[dict[str, Any]],
+    *,
+    matched: list[RuleConfig | None] | None,
+    teams: dict[int, TeamState],
+    actor,
+    seed: int,
+    now: datetime.datetime,
+    result: RouteResult,
+    keep: bool,
+    sla: bool = False,
+) -> _Plan:
+    """Pick the members in memory (the team states move on with each lead) and build the decisions; the
+    decisions' COPY text of a large batch starts building in a thread."""
     updates: list[tuple[int, int, int, datetime.datetime]] = []
     decisions: list[tuple] = []
     assigned_per_user: dict[int, int] = defaultdict(int)
@@ -841,31 +1045,61 @@ def _route_rows(
         executor = ThreadPoolExecutor(max_workers=1)
         copy_text = executor.submit(_decision_copy_text, decisions, now, actor_id, seed, batch)
         executor.shutdown(wait=False)
-    with _pipelined(len(rows) <= PIPELINE_MAX):
-        _write_assignments(updates, now=now)
-        if unplaced:
-            _execute(
-                f"UPDATE {Lead._meta.db_table} SET route_requested = FALSE "  # noqa: S608
-                f"WHERE id IN ({', '.join(['%s'] * len(unplaced))})",
-                unplaced,
-            )
-        _write_loads(teams)
-        _write_round_robin(teams)
-        _write_decisions(decisions, now=now, actor_id=actor_id, seed=seed, batch=batch, copy_text=copy_text)
-        if notify and assigned_per_user:
-            _notify_assigned(assigned_per_user, updates, now=now, sla=sla)
-    if keep:
-        result.decisions.extend(
-            {
-                "lead_id": d[0],
-                "kind": d[1],
-                "owner_id": d[5],
-                "team_id": d[3],
-                "rule_id": d[2],
-                "reason": f"lead {d[0]}{d[6].tail(d[8], d[9], d[10]).raw}",
-            }
-            for d in decisions
+    return _Plan(updates, decisions, unplaced, assigned_per_user, teams, now, actor_id, seed, batch, sla, copy_text)
+
+
+def _write_leads(plan: _Plan) -> None:
+    """Write what the batch decided for its leads: owners, the leads left waiting, the decisions."""
+    _write_assignments(plan.updates, now=plan.now)
+    if plan.unplaced:
+        _execute(
+            f"UPDATE {Lead._meta.db_table} SET route_requested = FALSE "  # noqa: S608
+            f"WHERE id IN ({', '.join(['%s'] * len(plan.unplaced))})",
+            plan.unplaced,
         )
+    _write_plan_decisions(plan)
+
+
+def _add_open_leads(assigned_per_user: dict[int, int]) -> None:
+    """Count new leads in their owners' open leads (`OwnerLoad`) as the trigger would have, for a leads
+    UPDATE it was told to leave alone (the leads were open and unowned before)."""
+    rows = sorted((int(user), int(n)) for user, n in assigned_per_user.items() if n)
+    if rows:
+        table = OwnerLoad._meta.db_table
+        _execute(
+            f"INSERT INTO {table} AS o (user_id, open_leads) VALUES {', '.join(['(%s, %s)'] * len(rows))} "  # noqa: S608
+            "ON CONFLICT (user_id) DO UPDATE SET open_leads = o.open_leads + excluded.open_leads",
+            [v for row in rows for v in row],
+        )
+
+
+def _write_plan_decisions(plan: _Plan) -> None:
+    _write_decisions(
+        plan.decisions, now=plan.now, actor_id=plan.actor_id, seed=plan.seed, batch=plan.batch, copy_text=plan.copy_text
+    )
+
+
+def _write_counters(plan: _Plan, *, notify: bool) -> None:
+    """Write the teams' counters the batch moved (quota counters, round-robin positions; the open leads
+    per owner follow the leads by trigger) and notify the new owners."""
+    _write_loads(plan.teams)
+    _write_round_robin(plan.teams)
+    if notify and plan.assigned_per_user:
+        _notify_assigned(plan.assigned_per_user, plan.updates, now=plan.now, sla=plan.sla)
+
+
+def _keep_decisions(plan: _Plan, result: RouteResult) -> None:
+    result.decisions.extend(
+        {
+            "lead_id": d[0],
+            "kind": d[1],
+            "owner_id": d[5],
+            "team_id": d[3],
+            "rule_id": d[2],
+            "reason": f"lead {d[0]}{d[6].tail(d[8], d[9], d[10]).raw}",
+        }
+        for d in plan.decisions
+    )
 
 
 def _static_inputs(
@@ -1172,21 +1406,20 @@ def _notify_assigned(per_user: dict[int, int], updates, *, now: datetime.datetim
             message = f"{count} leads were assigned to you"
         if sla:
             message += " (first-touch SLA breached by the previous owner)"
-        notes.append(
-            Notification(
-                user_id=user_id,
-                kind=NotificationKind.ASSIGNED,
-                lead_id=first_lead[user_id],
-                count=count,
-                message=message,
-                created_at=now,
-            )
-        )
-    created = Notification.objects.bulk_create(notes)
+        # (user, kind, lead, count, message, created at): the columns `_notify_in_one_statement` writes
+        notes.append((user_id, str(NotificationKind.ASSIGNED), first_lead[user_id], count, message, now))
+    from keyfit.leads.tasks import send_lead_notifications
+
+    if _notify_in_one_statement(notes, send_lead_notifications):
+        return
+    created = Notification.objects.bulk_create(
+        [
+            Notification(user_id=user_id, kind=kind, lead_id=lead_id, count=count, message=message, created_at=at)
+            for user_id, kind, lead_id, count, message, at in notes
+        ]
+    )
     ids = [n.pk for n in created if n.pk]
     if ids:
-        from keyfit.leads.tasks import send_lead_notifications
-
         if _tasks_in_database(send_lead_notifications):
             # a database queue: the task row commits with the routing transaction (atomically, and
             # without a second synchronous commit per routing batch)
@@ -1201,3 +1434,53 @@ def _tasks_in_database(task) -> bool:
     except ImportError:  # pragma: no cover
         return False
     return isinstance(task.get_backend(), DatabaseBackend)
+
+
+def _notify_in_one_statement(notes: list[tuple], task) -> bool:
+    """PostgreSQL with the database task queue: insert the notifications and the row of the task that
+    e-mails them in one statement (the task's arguments, the new notifications' ids, are built by the
+    database) — what ``bulk_create`` and ``task.enqueue(notification_ids=…)`` write in two. False (nothing
+    done) on other databases or task backends, or with a custom task id function."""
+    if connection.vendor != "postgresql" or not notes or not _tasks_in_database(task):
+        return False
+    backend = task.get_backend()
+    if backend.options.get("id_function"):
+        return False
+    from django.db.models.signals import post_save, pre_save
+    from django.tasks.signals import task_enqueued
+    from django_tasks_db.models import DBTaskResult
+
+    backend.validate_task(task)
+    row = DBTaskResult(
+        id=DBTaskResult._meta.pk.get_default(),
+        args_kwargs={"args": [], "kwargs": {"notification_ids": []}},
+        priority=task.priority,
+        task_path=task.module_path,
+        queue_name=task.queue_name,
+        run_after=task.run_after,
+        backend_name=backend.alias,
+    )
+    pre_save.send(sender=DBTaskResult, instance=row, raw=False, using=connection.alias, update_fields=None)
+    fields = [f for f in DBTaskResult._meta.concrete_fields if f.name != "args_kwargs"]
+    qn = connection.ops.quote_name
+    note_columns = ("user_id", "kind", "lead_id", "count", "message", "created_at")
+    params: list[Any] = [value for note in notes for value in note]
+    params += [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+    sql = (  # table and column names only are formatted in
+        f"WITH n AS (INSERT INTO {Notification._meta.db_table} ({', '.join(note_columns)}) "  # noqa: S608
+        f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(notes))} RETURNING id) "
+        f"INSERT INTO {qn(DBTaskResult._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}, args_kwargs) "
+        f"SELECT {', '.join(['%s'] * len(fields))}, jsonb_build_object('args', '[]'::jsonb, 'kwargs', "
+        "jsonb_build_object('notification_ids', (SELECT jsonb_agg(id ORDER BY id) FROM n))) RETURNING args_kwargs"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        args_kwargs = cursor.fetchone()[0]
+    row.args_kwargs = json.loads(args_kwargs) if isinstance(args_kwargs, str) else args_kwargs
+    row._state.adding = False
+    row._state.db = connection.alias
+    post_save.send(
+        sender=DBTaskResult, instance=row, created=True, update_fields=None, raw=False, using=connection.alias
+    )
+    task_enqueued.send(type(backend), task_result=row.task_result)
+    return True

@@ -253,12 +253,41 @@ def test_online_routing_while_the_configuration_changes():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_overlapped_batches_hand_out_leads_as_one_batch_after_the_other():
-    """Bulk routing on PostgreSQL reads the next batch while the previous one writes: the owners, reasons,
-    quota counters and round-robin position are those of routing the batches one after the other."""
+@pytest.mark.parametrize("ahead", ["confirmed", "one_rejected"])
+def test_overlapped_batches_hand_out_leads_as_one_batch_after_the_other(ahead, monkeypatch):
+    """Bulk routing on PostgreSQL reads the next batch while the previous one writes, and picks and writes
+    it from the state the previous one will leave: the owners, reasons, quota counters and round-robin
+    positions are those of routing the batches one after the other — also when a batch finds under its
+    locks another state than the one it picked from (here: a wrong prediction), rolls back and routes
+    again."""
     if connection.vendor != "postgresql":
         pytest.skip("overlapped batches are PostgreSQL's")
     from django.db import transaction
+
+    from keyfit.leads import routing
+
+    outcomes = []
+    route_ahead = routing._route_ahead
+
+    def spy(*args, **kwargs):
+        outcomes.append(route_ahead(*args, **kwargs))
+        return outcomes[-1]
+
+    monkeypatch.setattr(routing, "_route_ahead", spy)
+    if ahead == "one_rejected":
+        handoff = routing._handoff
+        calls = []
+
+        def predict_wrong_every_other_time(config, locked, counters, plan):  # (a rejected batch makes two)
+            found = handoff(config, locked, counters, plan)
+            calls.append(plan)
+            if len(calls) % 2:
+                # one more open lead for every least-loaded user: a batch routed ahead from it must fail its check
+                opened = {user: n + 1 for user, n in found.counters[1].items()}
+                return found._replace(counters=(found.counters[0], opened))
+            return found
+
+        monkeypatch.setattr(routing, "_handoff", predict_wrong_every_other_time)
 
     from keyfit.leads.models import RoutingTeam
     from keyfit.leads.tests.test_routing import _kept_counts, _recount
@@ -319,3 +348,7 @@ def test_overlapped_batches_hand_out_leads_as_one_batch_after_the_other():
     assert (second.routed, second.unrouted, second.batches) == (2900, 100, 8)
     assert outcome() == one_by_one
     assert _kept_counts() == _recount()
+    if ahead == "confirmed":
+        assert outcomes and all(outcomes)  # every batch routed ahead was confirmed
+    else:
+        assert outcomes.count(False) >= 1

@@ -2,6 +2,8 @@ import datetime
 import zoneinfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from keyfit.leads.models import Lead, MemberLoad, Notification, RoutingDecision, RoutingTeam
 from keyfit.leads.routing import route_leads
@@ -199,6 +201,36 @@ def test_route_sets_sla_due_and_notifies_once_per_owner(mailoutbox):
     note = Notification.objects.get(user=users[0])
     assert note.message == "3 leads were assigned to you"
     assert (note.count, note.text) == (3, "3 leads were assigned to you.")
+
+
+@pytest.mark.django_db
+def test_notifications_and_the_task_that_mails_them_are_written_together(settings):
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    # the embedded default's database queue (the tests' settings run tasks at once)
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}}
+    rt, users, _ms = make_team(members=2)
+    RoutingRuleFactory(routing_team=rt)
+    leads = [LeadFactory(priority=90 - i) for i in range(3)]
+    with CaptureQueriesContext(connection) as captured:
+        route_leads(now=MONDAY_10)
+    writes = [q["sql"] for q in captured if "dbtaskresult" in q["sql"] or "leads_notification" in q["sql"]]
+    assert len(writes) == (1 if connection.vendor == "postgresql" else 2)
+    notes = list(Notification.objects.order_by("id"))
+    assert [(n.user_id, n.count, n.lead_id) for n in notes] == [
+        (users[0].pk, 2, leads[0].pk),
+        (users[1].pk, 1, leads[1].pk),
+    ]
+    assert notes[1].message == f"lead {leads[1].pk} was assigned to you"
+    task = DBTaskResult.objects.get()
+    assert task.args_kwargs == {"args": [], "kwargs": {"notification_ids": [n.pk for n in notes]}}
+    assert (task.task_path, task.status, task.queue_name) == (
+        "keyfit.leads.tasks.send_lead_notifications",
+        "READY",
+        "default",
+    )
+    assert task.run_after == get_date_max()
+    assert task.enqueued_at is not None
 
 
 @pytest.mark.django_db

@@ -1,0 +1,107 @@
+"""Intake of one lead: the stored row and its audit event (one statement on PostgreSQL, the ORM elsewhere),
+and the custom-field definitions kept per process."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from keyfit.core import customfields
+from keyfit.core.errors import ValidationFailed
+from keyfit.core.models import AuditEvent, CustomFieldDefinition
+from keyfit.leads.models import Lead
+from keyfit.leads.services import lead_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _fields(lead: Lead) -> dict:
+    return {f.attname: getattr(lead, f.attname) for f in Lead._meta.concrete_fields}
+
+
+def test_created_lead_is_stored_as_returned_with_its_audit_event(org):
+    lead = lead_create(
+        actor=org.admin,
+        data={
+            "source": "api",
+            "company_name": "Hangzhou Tea Co",
+            "company_domain": "tea.cn",
+            "contact_name": "Wang Fang",
+            "email": "Wang.Fang@Tea.cn",
+            "phone": "+86 138 0000 1234",
+            "priority": 77,
+            "estimated_value": "125000.50",
+            "need_confirmed": True,
+            "owner_id": org.ae.pk,
+            "custom_fields": {},
+        },
+    )
+    stored = Lead.objects.get(pk=lead.pk)
+    assert _fields(stored) == _fields(lead)
+    assert stored.estimated_value == Decimal("125000.50")
+    assert stored.email_normalized == "wang.fang@tea.cn"
+    assert stored.owner_id == org.ae.pk
+    assert stored.version == 1
+    assert isinstance(stored.assigned_at, datetime.datetime)
+    event = AuditEvent.objects.get(object_id=str(lead.pk), content_type__model="lead")
+    assert (event.action, event.verb, event.actor_id, event.actor_label) == ("create", "", org.admin.pk, str(org.admin))
+    assert event.object_repr == "Wang Fang · Hangzhou Tea Co"
+    assert event.changes["id"] == [None, lead.pk]
+    assert event.changes["company_name"] == [None, "Hangzhou Tea Co"]
+    assert event.changes["estimated_value"] == [None, "125000.50"]
+    assert event.changes["need_confirmed"] == [None, True]
+    assert event.changes["priority"] == [None, 77]
+    assert event.changes["owner_id"] == [None, org.ae.pk]
+    assert event.changes["fit_breakdown"] == [None, []]
+    assert "updated_at" not in event.changes and "version" not in event.changes
+    assert "campaign" in event.changes  # "" is a value; only None is left out
+    assert all(before is None and after is not None for before, after in event.changes.values())
+
+
+def test_a_lead_without_names_is_logged_by_its_id(org):
+    lead = lead_create(actor=org.admin, data={"source": "manual", "phone": "13800001111", "priority": 10})
+    event = AuditEvent.objects.get(object_id=str(lead.pk), content_type__model="lead")
+    assert event.object_repr == "13800001111"
+    nameless = Lead(priority=10)
+    nameless.pk = lead.pk
+    assert str(nameless) == f"#{lead.pk}"
+    assert Lead.objects.get(pk=lead.pk).priority == 10
+
+
+def _definition_reads(captured) -> int:
+    return sum("core_customfielddefinition" in q["sql"] for q in captured)
+
+
+def test_intake_reads_the_definitions_once_per_process_until_one_changes(org):
+    data = {"source": "api", "company_name": "Kept Co", "custom_fields": {"tier": "gold"}}
+    definition = CustomFieldDefinition.objects.create(
+        target="lead", key="tier", label_en="Tier", label_zh_hans="等级", field_type="text"
+    )
+    assert lead_create(actor=org.admin, data=data).custom_fields == {"tier": "gold"}
+    with CaptureQueriesContext(connection) as captured:
+        assert lead_create(actor=org.admin, data=data).custom_fields == {"tier": "gold"}
+    assert _definition_reads(captured) == 0
+    inserts = [q["sql"] for q in captured if q["sql"].startswith(("INSERT", "WITH"))]
+    assert len(inserts) == (1 if connection.vendor == "postgresql" else 2)  # with its audit event, or each
+    definition.max_length = 2
+    definition.save()  # a new token: the next intake reads the definitions again
+    with CaptureQueriesContext(connection) as captured, pytest.raises(ValidationFailed) as failed:
+        lead_create(actor=org.admin, data=data)
+    assert _definition_reads(captured) == 1
+    assert failed.value.fields == {"custom_fields.tier": ["At most 2 characters."]}
+
+
+def test_a_definition_changed_by_another_process_is_seen_when_the_token_moves(org):
+    data = {"source": "api", "company_name": "Other Co", "custom_fields": {"tier": "gold"}}
+    with pytest.raises(ValidationFailed):
+        lead_create(actor=org.admin, data=data)  # no such field yet
+    CustomFieldDefinition.objects.bulk_create(  # no signal in this process
+        [CustomFieldDefinition(target="lead", key="tier", label_en="Tier", label_zh_hans="等级", field_type="text")]
+    )
+    with pytest.raises(ValidationFailed):
+        lead_create(actor=org.admin, data=data)  # kept until the token changes
+    cache.set(customfields.DEFINITIONS_VERSION_KEY, "set-by-another-process")
+    assert lead_create(actor=org.admin, data=data).custom_fields == {"tier": "gold"}
