@@ -2,54 +2,36 @@
 
 import datetime
 import decimal
-import uuid
 from typing import Any
 
 from django import forms
-from django.core.cache import cache
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from keyfit.core.errors import ValidationFailed
+from keyfit.core.kept import KeptByToken
 from keyfit.core.models import CustomFieldDefinition
 
 # Every lead intake validates its custom fields against the active definitions, which change rarely: each
-# process keeps them with the version token that was current, read from the shared cache (one cache read,
-# no query), as the team tree is kept (keyfit.core.permissions). Saving or deleting a definition sets a new
-# token at once and again after the commit; the token expires after DEFINITIONS_TTL seconds in any case,
-# a bound for a change that sent no signal (a queryset .update()).
+# process keeps them per target under a version token (keyfit.core.kept), as the team tree is kept.
 DEFINITIONS_VERSION_KEY = "core:customfields:version"
 DEFINITIONS_TTL = 300  # seconds
-_definitions_memo: tuple[str, dict[str, tuple[CustomFieldDefinition, ...]]] | None = None
+_definitions = KeptByToken(DEFINITIONS_VERSION_KEY, DEFINITIONS_TTL)  # {target: definitions}
 
 
 def custom_field_definitions(target: str) -> list[CustomFieldDefinition]:
     """The active definitions of `target` in order (kept per process; treat them as read-only)."""
-    global _definitions_memo
-    token = cache.get(DEFINITIONS_VERSION_KEY)
-    memo = _definitions_memo
-    if token is not None and memo is not None and memo[0] == token:
-        kept = memo[1].get(target)
-        if kept is not None:
-            return list(kept)
-    else:
-        memo = None
-    rows = tuple(CustomFieldDefinition.objects.filter(target=target, active=True).order_by("position", "id"))
-    if token is None:
-        token = uuid.uuid4().hex
-        # another process may have set a token meanwhile (perhaps after a change these rows do not show):
-        # ours then does not match it and the next call loads again
-        cache.add(DEFINITIONS_VERSION_KEY, token, DEFINITIONS_TTL)
-    _definitions_memo = (token, {**(memo[1] if memo else {}), target: rows})
+    token, kept = _definitions.get()
+    kept = kept or {}
+    rows = kept.get(target)
+    if rows is None:
+        rows = tuple(CustomFieldDefinition.objects.filter(target=target, active=True).order_by("position", "id"))
+        _definitions.keep(token, {**kept, target: rows})
     return list(rows)
 
 
 def forget_definitions(**kwargs) -> None:
     """A new definitions token: every process reads the definitions again on its next intake."""
-    global _definitions_memo
-    _definitions_memo = None
-    cache.set(DEFINITIONS_VERSION_KEY, uuid.uuid4().hex, DEFINITIONS_TTL)
-    transaction.on_commit(lambda: cache.set(DEFINITIONS_VERSION_KEY, uuid.uuid4().hex, DEFINITIONS_TTL), robust=True)
+    _definitions.forget()
 
 
 def connect() -> None:

@@ -14,26 +14,21 @@ Apps build ``visible_<entities>(user)`` and ``editable_<entities>(user)`` from `
 outside the read scope are answered with 404; a visible record the user may not change with 403.
 """
 
-import uuid
 from collections.abc import Iterable
 
-from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Model, Q
 
+from keyfit.core.kept import KeptByToken
 from keyfit.core.roles import Role
 
 _CACHE_ATTR = "_keyfit_scope_cache"
 
 # The team tree is read for every manager's and viewer's request and changes rarely: each process keeps its
-# rows with the version token that was current, read from the shared cache (one cache read per request, no
-# query). Saving or deleting a team, or deleting a user (a team's manager is set to NULL in SQL, past the
-# team's signals), sets a new token at once and again after the commit (so that a process that reloaded
-# meanwhile cannot keep the old rows); the token expires after TEAMS_TTL seconds in any case, a bound for a
-# change that sent no signal (a queryset .update() of teams).
+# rows under a version token (keyfit.core.kept). Saving or deleting a team, or deleting a user (a team's
+# manager is set to NULL in SQL, past the team's signals), sets a new token.
 TEAMS_VERSION_KEY = "core:teams:version"
 TEAMS_TTL = 300  # seconds
-_teams_memo: tuple[str, list[tuple[int, int | None, int | None]]] | None = None  # (token, rows) of this process
+_teams = KeptByToken(TEAMS_VERSION_KEY, TEAMS_TTL)  # [(id, parent id, manager id)]
 
 
 def _load_team_rows() -> list[tuple[int, int | None, int | None]]:
@@ -45,27 +40,16 @@ def _load_team_rows() -> list[tuple[int, int | None, int | None]]:
 def _team_rows() -> list[tuple[int, int | None, int | None]]:
     """(id, parent id, manager id) of every team: teams are few, and one read serves the tree and the
     managers — kept in this process under the teams' version token (see TEAMS_VERSION_KEY). Read only."""
-    global _teams_memo
-    token = cache.get(TEAMS_VERSION_KEY)
-    memo = _teams_memo
-    if token is not None and memo is not None and memo[0] == token:
-        return memo[1]
-    rows = _load_team_rows()
-    if token is None:
-        token = uuid.uuid4().hex
-        # If another process set a token meanwhile (perhaps after a change these rows may not show), ours
-        # does not match it and the next read loads again.
-        cache.add(TEAMS_VERSION_KEY, token, TEAMS_TTL)
-    _teams_memo = (token, rows)
+    token, rows = _teams.get()
+    if rows is None:
+        rows = _load_team_rows()
+        _teams.keep(token, rows)
     return rows
 
 
 def forget_teams(**kwargs) -> None:
     """A new teams token: every process reads the team rows again on its next request."""
-    global _teams_memo
-    _teams_memo = None
-    cache.set(TEAMS_VERSION_KEY, uuid.uuid4().hex, TEAMS_TTL)
-    transaction.on_commit(lambda: cache.set(TEAMS_VERSION_KEY, uuid.uuid4().hex, TEAMS_TTL), robust=True)
+    _teams.forget()
 
 
 def connect() -> None:
