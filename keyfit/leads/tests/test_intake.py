@@ -105,3 +105,27 @@ def test_a_definition_changed_by_another_process_is_seen_when_the_token_moves(or
         lead_create(actor=org.admin, data=data)  # kept until the token changes
     cache.set(customfields.DEFINITIONS_VERSION_KEY, "set-by-another-process")
     assert lead_create(actor=org.admin, data=data).custom_fields == {"tier": "gold"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement intake is PostgreSQL's")
+def test_intake_without_an_external_id_opens_no_transaction(org, monkeypatch):
+    """The lead and its audit event are one statement, atomic by itself: no BEGIN and COMMIT round trips."""
+    from keyfit.leads import services
+
+    def no_transaction(*args, **kwargs):
+        raise AssertionError("a transaction was opened")
+
+    monkeypatch.setattr(services.transaction, "atomic", no_transaction)
+    lead = lead_create(actor=org.admin, data={"source": "api", "company_name": "One statement Co"})
+    assert Lead.objects.filter(pk=lead.pk, company_name="One statement Co").exists()
+    assert AuditEvent.objects.filter(object_id=str(lead.pk), action="create").count() == 1
+    with pytest.raises(AssertionError, match="a transaction was opened"):  # an external id is checked first
+        lead_create(actor=org.admin, data={"source": "api", "company_name": "Checked Co", "external_id": "X-1"})
+
+
+def test_an_external_id_already_taken_is_refused_and_nothing_is_stored(org):
+    lead_create(actor=org.admin, data={"source": "api", "company_name": "First Co", "external_id": "CRM-7"})
+    with pytest.raises(ValidationFailed) as refused:
+        lead_create(actor=org.admin, data={"source": "api", "company_name": "Second Co", "external_id": "CRM-7"})
+    assert "external_id" in refused.value.fields
+    assert not Lead.objects.filter(company_name="Second Co").exists()
