@@ -98,7 +98,7 @@ def measure_pages(pages: dict, *, size: int, repeat: int, warmup: int = 3) -> di
     measured in a quiet minute and a page in a busy one)."""
     import time
 
-    from bench.setup import engine, percentile
+    from bench.setup import engine, summarize
 
     fetchers = {key: fetch(client, path) for key, (client, path) in pages.items()}
     for _ in range(warmup):
@@ -110,16 +110,7 @@ def measure_pages(pages: dict, *, size: int, repeat: int, warmup: int = 3) -> di
             started = time.perf_counter()
             go()
             samples[key].append((time.perf_counter() - started) * 1000)
-    results = {}
-    for key, go in fetchers.items():
-        ms = samples[key]
-        results[key] = {
-            "p50_ms": round(percentile(ms, 50), 2),
-            "p95_ms": round(percentile(ms, 95), 2),
-            "mean_ms": round(sum(ms) / len(ms), 2),
-            "n": repeat,
-            "queries": count_queries(go),
-        }
+    results = {key: {**summarize(samples[key]), "queries": count_queries(go)} for key, go in fetchers.items()}
     value = max(v["p95_ms"] for k, v in results.items() if k != "blank")
     baseline = results["blank"]["p95_ms"]
     return {

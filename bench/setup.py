@@ -2,8 +2,6 @@
 
 import os
 import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,18 +52,11 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def timed(fn: Callable[[], object], *, repeat: int, warmup: int = 3) -> dict[str, float]:
-    """Run fn `warmup` + `repeat` times; p50/p95/mean in milliseconds of the measured runs."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
+def summarize(samples_ms: list[float]) -> dict[str, float]:
+    """p50/p95/mean in milliseconds of measured samples, and their number."""
     return {
-        "p50_ms": round(percentile(samples, 50), 2),
-        "p95_ms": round(percentile(samples, 95), 2),
-        "mean_ms": round(statistics.fmean(samples), 2),
-        "n": repeat,
+        "p50_ms": round(percentile(samples_ms, 50), 2),
+        "p95_ms": round(percentile(samples_ms, 95), 2),
+        "mean_ms": round(statistics.fmean(samples_ms), 2),
+        "n": len(samples_ms),
     }
