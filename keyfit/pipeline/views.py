@@ -695,6 +695,11 @@ def _asked_from_post(request):
     return asked
 
 
+def _answers_by_question(posted: list[dict]) -> dict[int, dict[str, str]]:
+    """The questions ticked in a posted activity form (`_asked_from_post`): question id → answer and use."""
+    return {item["question"].pk: {"answer": item["answer"], "use_as": item["use_as"]} for item in posted}
+
+
 def _questions_with_answers(asked: dict) -> list:
     """The active question bank, each question carrying what was ticked for it (`asked`: question id →
     answer and use) as `.asked`, so that a form shown again keeps the questions asked and their answers."""
@@ -734,9 +739,7 @@ def activity_create(request, pk):
         else:
             messages.success(request, _("Activity logged."))
             return redirect("pipeline:detail", pk=opp.pk)
-    questions = _questions_with_answers(
-        {item["question"].pk: {"answer": item["answer"], "use_as": item["use_as"]} for item in posted or []}
-    )
+    questions = _questions_with_answers(_answers_by_question(posted or []))
     return render(
         request,
         "pipeline/activity_form.html",
@@ -818,7 +821,7 @@ def activity_edit(request, pk):
             messages.success(request, _("Activity saved."))
             return redirect(_activity_home(activity))
     if posted is not None:  # the editor's input is shown again as they sent it
-        asked = {item["question"].pk: {"answer": item["answer"], "use_as": item["use_as"]} for item in posted}
+        asked = _answers_by_question(posted)
     else:
         asked = {a.question_id: {"answer": a.answer, "use_as": a.used_as} for a in activity.asked.all()}
     questions = _questions_with_answers(asked)
