@@ -441,11 +441,13 @@ def lead_create(*, actor, data: dict[str, Any], route: bool = False, routing_see
     lead.route_requested = bool(route and not lead.owner_id)
     # Without an external id to check first, the lead and its audit event are one statement on PostgreSQL
     # (atomic by itself: no BEGIN and COMMIT round trips); otherwise check, save and audit in a transaction.
-    if values.get("external_id") or not _insert_with_audit(lead, actor=actor):
+    external_id = values.get("external_id")
+    if external_id or not _insert_with_audit(lead, actor=actor):
         with transaction.atomic():
-            if values.get("external_id") and _check_external_ids([values["external_id"]]):
+            if external_id and _check_external_ids([external_id]):
                 raise ValidationFailed(fields={"external_id": [_("A lead with this external id exists.")]})
-            if not _insert_with_audit(lead, actor=actor):
+            # without an external id the one-statement insert was tried above: not again
+            if not (external_id and _insert_with_audit(lead, actor=actor)):
                 lead.save()
                 audit_record(actor=actor, instance=lead, action=AuditEvent.Action.CREATE, after=snapshot(lead))
     # routing runs in its own transaction once the lead is safely stored (inside a caller's
