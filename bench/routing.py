@@ -151,7 +151,7 @@ UPDATE leads_lead AS l SET owner_id = m.users[((s.rn - 1) % array_length(m.users
 """
 
 
-def _producer(url: str, index: int, count: int, warmup: int, ready, start, out) -> None:
+def _producer(url: str, index: int, count: int, warmup: int, route: bool, ready, start, out) -> None:
     from bench.setup import configure
 
     configure(url)
@@ -161,13 +161,16 @@ def _producer(url: str, index: int, count: int, warmup: int, ready, start, out) 
     admin = User.objects.get(email="bench.admin@keyfit.bench")
     rng = random.Random(index)
 
+    base = 10_000_000 if route else 50_000_000
+    prefix = "Online" if route else "Intake"
+
     def create(i: int, name: str) -> None:
         lead_create(
             actor=admin,
             data={
                 "source": "api",
                 "company_name": f"{name} {i}",
-                "email": f"online{i}@online{i}.cn",
+                "email": f"{prefix.lower()}{i}@{prefix.lower()}{i}.cn",
                 "phone": f"137{i % 100_000_000:08d}",
                 "industry": rng.choice(INDUSTRIES),
                 "region": rng.choice(REGIONS),
@@ -175,13 +178,13 @@ def _producer(url: str, index: int, count: int, warmup: int, ready, start, out) 
                 "priority": rng.randint(0, 100),
                 "custom_fields": {},
             },
-            route=True,
+            route=route,
         )
 
     # Warm-up, not timed (as the page benchmarks' first requests): the process's first leads compile its
     # statements and load the routing configuration, once per process.
     for n in range(warmup):
-        create(10_000_000 + index * 1_000_000 + 900_000 + n, "Online warm-up")
+        create(base + index * 1_000_000 + 900_000 + n, f"{prefix} warm-up")
     ready.put(index)
     start.wait()
     began = time.perf_counter()
@@ -189,17 +192,15 @@ def _producer(url: str, index: int, count: int, warmup: int, ready, start, out) 
     latencies = []
     for n in range(count):
         started = time.perf_counter()
-        create(10_000_000 + index * 1_000_000 + n, "Online Co")
+        create(base + index * 1_000_000 + n, f"{prefix} Co")
         latencies.append((time.perf_counter() - started) * 1000)
         done += 1
     out.put((index, done, time.perf_counter() - began, latencies))
 
 
-def _online(url: str, producers: int, total: int, warmup: int) -> dict:
+def _producers(url: str, producers: int, total: int, warmup: int, route: bool) -> tuple[float, list]:
+    """Run `producers` processes creating `total` leads (routed or not); (seconds, per-producer results)."""
     from django.db import connections
-    from django.db.models import Count
-
-    from keyfit.leads.models import Lead, MemberLoad, RoutingDecision, RoutingMember
 
     connections.close_all()
     ctx = multiprocessing.get_context("fork")
@@ -207,7 +208,9 @@ def _online(url: str, producers: int, total: int, warmup: int) -> dict:
     start = ctx.Event()
     out = ctx.Queue()
     per = total // producers
-    procs = [ctx.Process(target=_producer, args=(url, i, per, warmup, ready, start, out)) for i in range(producers)]
+    procs = [
+        ctx.Process(target=_producer, args=(url, i, per, warmup, route, ready, start, out)) for i in range(producers)
+    ]
     for p in procs:
         p.start()
     for _ in procs:
@@ -219,8 +222,19 @@ def _online(url: str, producers: int, total: int, warmup: int) -> dict:
     elapsed = time.perf_counter() - began
     for p in procs:
         p.join()
-    from bench.setup import percentile
+    return elapsed, results
 
+
+def _online(url: str, producers: int, total: int, warmup: int) -> dict:
+    from django.db.models import Count
+
+    from bench.setup import percentile
+    from keyfit.leads.models import Lead, MemberLoad, RoutingDecision, RoutingMember
+
+    # baseline: the same producers taking in the same number of leads without routing them
+    intake_elapsed, intake = _producers(url, producers, total, warmup, route=False)
+    elapsed, results = _producers(url, producers, total, warmup, route=True)
+    intake_rate = sum(r[1] for r in intake) / intake_elapsed
     created = sum(r[1] for r in results)
     latencies = [ms for r in results for ms in r[3]]
     online = Lead.objects.filter(company_name__startswith="Online Co")
@@ -240,6 +254,8 @@ def _online(url: str, producers: int, total: int, warmup: int) -> dict:
         "online_warmup_leads": warmup * producers,
         "online_seconds": round(elapsed, 2),
         "online_leads_per_s": round(created / elapsed, 1),
+        "online_intake_only_leads_per_s": round(intake_rate, 1),  # baseline: lead_create(route=False)
+        "online_ratio": round(intake_rate / (created / elapsed), 2),  # time per routed / per taken-in lead
         "online_p50_ms": round(percentile(latencies, 50), 1),  # one lead_create(route=True), intake to owner
         "online_p95_ms": round(percentile(latencies, 95), 1),
         "online_routed": online.filter(owner__isnull=False).count(),
