@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from keyfit.core.audit import _SKIP as AUDIT_SKIPPED
 from keyfit.core.audit import audit_record, snapshot
 from keyfit.core.customfields import custom_field_definitions, custom_fields_clean
+from keyfit.core.db import prepared_cursor
 from keyfit.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from keyfit.core.models import AuditEvent
 from keyfit.core.money import is_currency
@@ -491,7 +492,9 @@ def _insert_sql() -> str | None:
             f"l AS (INSERT INTO {qn(Lead._meta.db_table)} ({columns}) "
             f"SELECT {columns} FROM r, jsonb_populate_record(NULL::{qn(Lead._meta.db_table)}, r.j) RETURNING id) "
             f"INSERT INTO {qn(audit.db_table)} ({audit_columns}, {qn(audit.get_field('changes').column)}) "
-            "SELECT %s, %s, %s, %s, '', %s, l.id::text, COALESCE(%s, '#' || l.id), "
+            # typed parameters: the statement is prepared (server-side binding)
+            "SELECT %s::timestamptz, %s::bigint, %s::text, %s::text, '', %s::integer, l.id::text, "
+            "COALESCE(%s::text, '#' || l.id), "
             "(SELECT jsonb_object_agg(e.key, jsonb_build_array(NULL, e.value)) FROM r, jsonb_each(r.j) AS e "
             f"WHERE e.value <> 'null'::jsonb AND e.key NOT IN ({skipped})) "
             "|| jsonb_build_object('id', jsonb_build_array(NULL, l.id)) FROM l RETURNING object_id"
@@ -511,7 +514,8 @@ def _json_default(value: Any) -> Any:
 def _insert_with_audit(lead: Lead, *, actor) -> bool:
     """Insert the new `lead` and its creation audit event — the event `audit_record` writes for `lead.save()`
     — in one statement on PostgreSQL (the row as one JSON parameter, the statement built once per
-    process): the intake of a single lead costs one round trip and no ORM compilation. False (nothing
+    process and prepared once per connection): the intake of a single lead costs one round trip, no ORM
+    compilation and no server-side planning. False (nothing
     done) elsewhere, or when something listens to the lead's save signals."""
     from django.db.models.signals import post_save, pre_save
 
@@ -526,7 +530,7 @@ def _insert_with_audit(lead: Lead, *, actor) -> bool:
         row[column] = value if value is None or type(value) in _PLAIN else f.get_prep_value(value)
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
     text = str(lead)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # one statement per intake: planned once per connection
         cursor.execute(
             sql,
             [

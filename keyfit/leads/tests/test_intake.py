@@ -22,7 +22,24 @@ def _fields(lead: Lead) -> dict:
     return {f.attname: getattr(lead, f.attname) for f in Lead._meta.concrete_fields}
 
 
-def test_created_lead_is_stored_as_returned_with_its_audit_event(org):
+@pytest.fixture(params=["plain", "prepared"])
+def statements(request, monkeypatch):
+    """Each intake test twice on PostgreSQL: statements planned each time, and prepared once per
+    connection as with persistent connections (tests otherwise open a connection per request)."""
+    if request.param == "prepared":
+        if connection.vendor != "postgresql":
+            pytest.skip("statements are prepared on PostgreSQL only")
+        monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    return request.param
+
+
+def _prepared_intakes() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["WITH r AS %"])
+        return cursor.fetchone()[0]
+
+
+def test_created_lead_is_stored_as_returned_with_its_audit_event(org, statements):
     lead = lead_create(
         actor=org.admin,
         data={
@@ -59,12 +76,23 @@ def test_created_lead_is_stored_as_returned_with_its_audit_event(org):
     assert "updated_at" not in event.changes and "version" not in event.changes
     assert "campaign" in event.changes  # "" is a value; only None is left out
     assert all(before is None and after is not None for before, after in event.changes.values())
+    if statements == "prepared":
+        assert _prepared_intakes() == 1
 
 
-def test_a_lead_without_names_is_logged_by_its_id(org):
+def test_a_lead_without_names_is_logged_by_its_id(org, statements):
     lead = lead_create(actor=org.admin, data={"source": "manual", "phone": "13800001111", "priority": 10})
     event = AuditEvent.objects.get(object_id=str(lead.pk), content_type__model="lead")
     assert event.object_repr == "13800001111"
+    assert (event.actor_id, event.actor_label) == (org.admin.pk, str(org.admin))
+    system = lead_create(actor=None, data={"source": "api", "company_name": "System Co"})
+    event = AuditEvent.objects.get(object_id=str(system.pk), content_type__model="lead")
+    assert (event.actor_id, event.actor_label, event.object_repr) == (None, "system", "System Co")
+    if statements == "prepared":  # one statement per parameter types (an actor or none), reused
+        prepared = _prepared_intakes()
+        lead_create(actor=None, data={"source": "api", "company_name": "System Co 2"})
+        lead_create(actor=org.admin, data={"source": "api", "company_name": "Admin Co 2"})
+        assert prepared == _prepared_intakes() == 2
     nameless = Lead(priority=10)
     nameless.pk = lead.pk
     assert str(nameless) == f"#{lead.pk}"
