@@ -449,6 +449,7 @@ def route_leads(
     notify: bool = True,
     pending: bool = False,
     waiting_for: int | None = None,
+    release: "_RouterLock | None" = None,
 ) -> RouteResult:
     """Route the unassigned open leads (all, or those in `lead_ids`), highest priority first.
 
@@ -456,7 +457,8 @@ def route_leads(
     other worker holds: concurrent producers then share batches instead of queueing one lead at a time.
     With `waiting_for` (a pending lead's id), route only while that lead is still waiting: a producer
     whose lead the batch ahead of it placed leaves the leads it sees to their own producers, queued
-    behind it, who route them together.
+    behind it, who route them together. With `release` (the online router's lock, held), the last batch
+    commits and releases it in the round trip of its writes.
     """
     result = RouteResult()
     ids = None if lead_ids is None else sorted({int(i) for i in lead_ids})
@@ -497,6 +499,7 @@ def route_leads(
                 if not rows:
                     break
                 teams = _team_states(config, locked, seed=seed, now=moment, counters=counters)
+                last = ids is not None or len(rows) < batch_size
                 _route_rows(
                     rows,
                     matched=matched,
@@ -507,6 +510,7 @@ def route_leads(
                     result=result,
                     keep=keep_decisions,
                     notify=notify,
+                    finish=release.commit_and_release if release is not None and last else None,
                 )
                 result.batches += 1
         except _ConfigMoved:
@@ -831,38 +835,80 @@ _WRITTEN_FIELDS = (
 )
 
 
+class _RouterLock:
+    """The online router's session lock (`ONLINE_ROUTER_LOCK`) as this producer holds it: `held` is True
+    or False, or None while a statement that may take it is unanswered."""
+
+    def __init__(self) -> None:
+        self.held: bool | None = False
+
+    def commit_and_release(self) -> None:
+        """Commit the batch and release the lock, as the last statements of its pipeline: the waiting
+        producers wake once the batch is committed, with no round trip between the two."""
+        with connection.cursor() as cursor:
+            cursor.execute("COMMIT")  # the atomic block's own commit then finds nothing to do
+        cursor = connection.cursor()
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [ONLINE_ROUTER_LOCK])
+
+        def released() -> None:
+            try:
+                if cursor.fetchone()[0]:
+                    self.held = False
+            finally:
+                cursor.close()
+
+        _after_sync(released)
+
+    def release(self) -> None:
+        if self.held is not False:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [ONLINE_ROUTER_LOCK])
+            self.held = False
+
+
 def _route_new_lead_grouped(*, actor, lead_id: int, seed: int) -> RouteResult:
     """Route as the leader, or — once another leader's committed batch placed the lead — return a result
     with no decision whose `written` holds the lead's routing columns as that batch left them."""
-    # another producer is routing: wait until it is done (every waiter wakes at once; the shared lock is
-    # released in the same round trip), then read whether it took our lead — one round trip
+    # Another producer is routing: wait until it is done (every waiter wakes at once; the shared lock is
+    # released in the same round trip), then read whether it took our lead, and if not, try to become
+    # the next leader — one round trip.
     lock = ONLINE_ROUTER_LOCK
     columns = ", ".join(Lead._meta.get_field(name).column for name in _WRITTEN_FIELDS)
     still = (  # an integer and column names are formatted in
-        f"SELECT route_requested AND owner_id IS NULL AND merged_into_id IS NULL, {columns} "  # noqa: S608
+        f"SELECT route_requested AND owner_id IS NULL AND merged_into_id IS NULL AS waiting, {columns} "  # noqa: S608
         f"FROM {Lead._meta.db_table} WHERE id = {int(lead_id)}"
     )
-    wait_and_check = f"SELECT pg_advisory_lock_shared({lock}); SELECT pg_advisory_unlock_shared({lock}); {still}"
-    with connection.cursor() as cursor:
-        for _attempt in range(50):
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ONLINE_ROUTER_LOCK])
-            if cursor.fetchone()[0]:
-                break
-            cursor.execute(wait_and_check)
-            cursor.nextset()
-            cursor.nextset()
-            row = cursor.fetchone()
-            if row is None or not row[0]:
-                done = RouteResult()
-                if row is not None:
-                    done.written[lead_id] = dict(zip(_WRITTEN_FIELDS, row[1:], strict=True))
-                return done
-        else:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [ONLINE_ROUTER_LOCK])
-        try:
-            return route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id)
-        finally:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [ONLINE_ROUTER_LOCK])
+    wait_check_and_try = (  # the lock key is an integer
+        f"SELECT pg_advisory_lock_shared({lock}); SELECT pg_advisory_unlock_shared({lock}); "  # noqa: S608
+        f"SELECT CASE WHEN s.waiting THEN pg_try_advisory_lock({lock}) ELSE FALSE END, s.* FROM ({still}) AS s"
+    )
+    router = _RouterLock()
+    try:
+        with connection.cursor() as cursor:
+            router.held = None
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock])
+            router.held = cursor.fetchone()[0]
+            for _attempt in range(50):
+                if router.held:
+                    break
+                router.held = None
+                cursor.execute(wait_check_and_try)
+                cursor.nextset()
+                cursor.nextset()
+                row = cursor.fetchone()
+                router.held = bool(row and row[0])
+                if row is None or not row[1]:
+                    done = RouteResult()
+                    if row is not None:
+                        done.written[lead_id] = dict(zip(_WRITTEN_FIELDS, row[2:], strict=True))
+                    return done
+            else:
+                router.held = None
+                cursor.execute("SELECT pg_advisory_lock(%s)", [lock])
+                router.held = True
+        return route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id, release=router)
+    finally:
+        router.release()
 
 
 def reroute_breached(*, lead_rows: list[dict[str, Any]], now: datetime.datetime, seed: int = 0) -> RouteResult:
@@ -899,14 +945,18 @@ def _route_rows(
     keep: bool,
     notify: bool,
     sla: bool = False,
+    finish: Callable[[], None] | None = None,
 ) -> None:
-    """Pick a member for every lead (`_plan_rows`) and write the batch: leads, decisions, counters."""
+    """Pick a member for every lead (`_plan_rows`) and write the batch: leads, decisions, counters. A
+    pipelined batch sends `finish`'s statements last, in the same round trip."""
     plan = _plan_rows(
         rows, matched=matched, teams=teams, actor=actor, seed=seed, now=now, result=result, keep=keep, sla=sla
     )
-    with _pipelined(len(rows) <= PIPELINE_MAX):
+    with _pipelined(len(rows) <= PIPELINE_MAX) as piped:
         _write_leads(plan)
         _write_counters(plan, notify=notify)
+        if finish is not None and piped:
+            finish()
     if keep:
         _keep_decisions(plan, result)
 
@@ -1188,16 +1238,38 @@ def _copy_value(value: Any) -> str:
 PIPELINE_MAX = 50
 
 
+# the callbacks to run once the open pipeline has been synced (`_pipelined`), per thread
+_pipeline = threading.local()
+
+
 @contextmanager
 def _pipelined(small: bool):
     """Send the statements of the block without waiting for each answer (psycopg's pipeline mode) on
-    PostgreSQL: the writes of an online batch cost one round trip while the team locks are held."""
+    PostgreSQL: the writes of an online batch cost one round trip while the team locks are held. A
+    statement whose answer is needed registers what reads it with `_after_sync`, which runs once the
+    answers are in (reading it inside the block would cost a round trip of its own)."""
     if small and connection.vendor == "postgresql":
         connection.ensure_connection()
-        with connection.connection.pipeline():
-            yield
+        _pipeline.after_sync = after = []
+        try:
+            with connection.connection.pipeline():
+                yield True
+        finally:
+            _pipeline.after_sync = None
+        for callback in after:
+            callback()
     else:
-        yield
+        yield False
+
+
+def _after_sync(callback: Callable[[], None]) -> None:
+    """Run `callback` once the statements sent so far have been answered: at once outside a pipeline,
+    else when the pipeline of `_pipelined` is synced (not when it fails)."""
+    pending = getattr(_pipeline, "after_sync", None)
+    if pending is None:
+        callback()
+    else:
+        pending.append(callback)
 
 
 def _execute(sql: str, params: list) -> None:
@@ -1473,14 +1545,21 @@ def _notify_in_one_statement(notes: list[tuple], task) -> bool:
         f"SELECT {', '.join(['%s'] * len(fields))}, jsonb_build_object('args', '[]'::jsonb, 'kwargs', "
         "jsonb_build_object('notification_ids', (SELECT jsonb_agg(id ORDER BY id) FROM n))) RETURNING args_kwargs"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        args_kwargs = cursor.fetchone()[0]
-    row.args_kwargs = json.loads(args_kwargs) if isinstance(args_kwargs, str) else args_kwargs
-    row._state.adding = False
-    row._state.db = connection.alias
-    post_save.send(
-        sender=DBTaskResult, instance=row, created=True, update_fields=None, raw=False, using=connection.alias
-    )
-    task_enqueued.send(type(backend), task_result=row.task_result)
+    cursor = connection.cursor()  # closed once read (in a pipeline, after the sync)
+    cursor.execute(sql, params)
+
+    def enqueued() -> None:
+        try:
+            args_kwargs = cursor.fetchone()[0]
+        finally:
+            cursor.close()
+        row.args_kwargs = json.loads(args_kwargs) if isinstance(args_kwargs, str) else args_kwargs
+        row._state.adding = False
+        row._state.db = connection.alias
+        post_save.send(
+            sender=DBTaskResult, instance=row, created=True, update_fields=None, raw=False, using=connection.alias
+        )
+        task_enqueued.send(type(backend), task_result=row.task_result)
+
+    _after_sync(enqueued)
     return True

@@ -352,3 +352,139 @@ def test_overlapped_batches_hand_out_leads_as_one_batch_after_the_other(ahead, m
         assert outcomes and all(outcomes)  # every batch routed ahead was confirmed
     else:
         assert outcomes.count(False) >= 1
+
+
+def _router_lock_holders() -> int:
+    from keyfit.leads.routing import ONLINE_ROUTER_LOCK
+
+    with connection.cursor() as cursor:  # a bigint key: the high half in classid, the low half in objid
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND (classid::bigint << 32) + objid::bigint = %s",
+            [ONLINE_ROUTER_LOCK],
+        )
+        return cursor.fetchone()[0]
+
+
+def _online_team():
+    team = RoutingTeamFactory(team=TeamFactory(), strategy="round_robin")
+    members = [RoutingMemberFactory(routing_team=team, user=UserFactory(role="sdr"), position=i) for i in range(2)]
+    RoutingRuleFactory(routing_team=team, position=1, conditions=[])
+    return members
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_online_leader_commits_and_releases_its_lock_in_one_round_trip(settings):
+    """The leader's batch sends its writes, its COMMIT and the release of the router lock in one
+    pipeline: the lead is committed and owned, the lock is free, the notification's task row written
+    and its enqueued signal sent once the pipeline's answers are in."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the online router lock is PostgreSQL's")
+    from django.tasks.signals import task_enqueued
+    from django.test.utils import CaptureQueriesContext
+    from django_tasks_db.models import DBTaskResult
+
+    from keyfit.leads.models import Notification
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}}
+    members = _online_team()
+    admin = UserFactory(role="admin")
+    lead_create(actor=admin, data={"company_name": "Warm-up"}, route=True)
+    enqueued = []
+
+    def on_enqueued(sender, task_result, **kwargs):
+        enqueued.append(task_result.args)
+
+    task_enqueued.connect(on_enqueued)
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            lead = lead_create(actor=admin, data={"company_name": "Led"}, route=True)
+    finally:
+        task_enqueued.disconnect(on_enqueued)
+    assert lead.owner_id in {m.user_id for m in members}
+    stored = Lead.objects.get(pk=lead.pk)
+    assert (stored.owner_id, stored.route_requested) == (lead.owner_id, False)
+    assert _router_lock_holders() == 0
+    sent = [q["sql"] for q in queries]
+    commit = sent.index("COMMIT")
+    assert sent[commit - 1].startswith("WITH n AS (INSERT INTO leads_notification")  # the last write
+    assert sent[commit + 1].startswith("SELECT pg_advisory_unlock")
+    # the atomic block's own commit, logged by Django, found nothing left to commit; nothing follows
+    assert sent[commit + 2 :] == ["COMMIT"]
+    note = Notification.objects.get(lead=lead)
+    task = DBTaskResult.objects.get(args_kwargs__kwargs__notification_ids=[note.pk])
+    assert task.status == "READY"
+    assert enqueued == [[]]  # the signal, sent after the sync
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_online_batch_writes_nothing_and_releases_the_router_lock(monkeypatch):
+    """A write of the leader's pipeline fails: the COMMIT and the release in the same pipeline do not
+    run; the batch is rolled back, the lock released, and the next intake routes both waiting leads."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the online router lock is PostgreSQL's")
+    from django.db import DatabaseError
+
+    from keyfit.leads import routing
+
+    _online_team()
+    admin = UserFactory(role="admin")
+    write = routing._write_round_robin
+
+    def failing(teams):
+        write(teams)
+        routing._execute("SELECT 1 / 0", [])
+
+    monkeypatch.setattr(routing, "_write_round_robin", failing)
+    with pytest.raises(DatabaseError):
+        lead_create(actor=admin, data={"company_name": "Failed"}, route=True)
+    failed = Lead.objects.get(company_name="Failed")
+    assert (failed.owner_id, failed.route_requested) == (None, True)  # taken in, still waiting
+    assert not RoutingDecision.objects.exists()
+    assert _router_lock_holders() == 0
+    monkeypatch.setattr(routing, "_write_round_robin", write)
+    lead_create(actor=admin, data={"company_name": "Next"}, route=True)
+    assert Lead.objects.filter(owner__isnull=True).count() == 0
+    assert RoutingDecision.objects.count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_waiting_producer_takes_the_lead_when_its_lead_is_left(monkeypatch):
+    """Another connection holds the router lock and does not route: once it lets go, the waiting producer
+    (its check and its try for the lock in one statement) routes its own lead."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the online router lock is PostgreSQL's")
+    import time
+
+    from keyfit.leads.routing import ONLINE_ROUTER_LOCK
+
+    members = _online_team()
+    admin = UserFactory(role="admin")
+    held = threading.Event()
+    release = threading.Event()
+
+    def other_router():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s)", [ONLINE_ROUTER_LOCK])
+                held.set()
+                release.wait(10)
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [ONLINE_ROUTER_LOCK])
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_router)
+    thread.start()
+    assert held.wait(10)
+    timer = threading.Timer(0.3, release.set)
+    timer.start()
+    began = time.monotonic()
+    lead = lead_create(actor=admin, data={"company_name": "Waited"}, route=True)
+    thread.join()
+    assert time.monotonic() - began >= 0.25  # it waited for the other holder
+    assert lead.owner_id in {m.user_id for m in members}
+    assert RoutingDecision.objects.filter(lead=lead).count() == 1
+    assert _router_lock_holders() == 0
