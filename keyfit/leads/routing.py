@@ -26,6 +26,7 @@ from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from keyfit.core.db import prepared_cursor
 from keyfit.leads import routing_config
 from keyfit.leads.calendar import Calendar
 from keyfit.leads.choices import OPEN_STATUSES, DecisionKind, NotificationKind, Strategy
@@ -1272,8 +1273,10 @@ def _after_sync(callback: Callable[[], None]) -> None:
         pending.append(callback)
 
 
-def _execute(sql: str, params: list) -> None:
-    with connection.cursor() as cursor:
+def _execute(sql: str, params: list, *, prepared: bool = False) -> None:
+    """Run a write; with `prepared`, a statement of one fixed text (its rows as array parameters, every
+    parameter cast) prepared once per connection where `prepared_cursor` prepares."""
+    with prepared_cursor() if prepared else connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 
@@ -1304,12 +1307,16 @@ def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *
             )
             cursor.execute("TRUNCATE leads_routing_batch")
         elif connection.vendor == "postgresql":
-            values = ", ".join(["(%s::bigint, %s::bigint, %s::bigint, %s::timestamptz)"] * len(updates))
-            cursor.execute(
-                f"""UPDATE leads_lead AS l SET owner_id = v.owner_id, team_id = v.team_id, assigned_at = %s,
-                   sla_due_at = v.due, sla_breached_at = NULL, route_requested = FALSE, updated_at = %s
-                   FROM (VALUES {values}) AS v (id, owner_id, team_id, due) WHERE l.id = v.id""",  # noqa: S608
-                [now, now, *(value for u in updates for value in u)],
+            # one statement text for any number of leads (the columns as arrays): prepared once
+            ids, owners, teams, dues = (list(column) for column in zip(*updates, strict=True))
+            _execute(
+                "UPDATE leads_lead AS l SET owner_id = v.owner_id, team_id = v.team_id, "
+                "assigned_at = %s::timestamptz, sla_due_at = v.due, sla_breached_at = NULL, "
+                "route_requested = FALSE, updated_at = %s::timestamptz "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[]) AS v (id, owner_id, team_id, due) "
+                "WHERE l.id = v.id",
+                [now, now, ids, owners, teams, dues],
+                prepared=True,
             )
         else:
             adapt = connection.ops.adapt_datetimefield_value
@@ -1325,7 +1332,16 @@ def _write_loads(teams: dict[int, TeamState]) -> None:
     """Today's quota counter of every member this batch gave leads to (read under the team locks, so
     the new value is the old one plus this batch's)."""
     rows = [(m.id, t.today, m.got_today) for t in teams.values() for m in t.members if m.assigned_now]
-    if rows:
+    if rows and connection.vendor == "postgresql":
+        members, days, counts = (list(column) for column in zip(*rows, strict=True))
+        _execute(
+            f"INSERT INTO {MemberLoad._meta.db_table} (member_id, day, assigned) "  # noqa: S608
+            "SELECT * FROM unnest(%s::bigint[], %s::date[], %s::integer[]) "
+            "ON CONFLICT (member_id, day) DO UPDATE SET assigned = excluded.assigned",
+            [members, days, counts],
+            prepared=True,
+        )
+    elif rows:
         adapt = connection.ops.adapt_datefield_value
         _execute(
             f"INSERT INTO {MemberLoad._meta.db_table} (member_id, day, assigned) "  # noqa: S608
@@ -1338,7 +1354,11 @@ def _write_loads(teams: dict[int, TeamState]) -> None:
 def _write_round_robin(teams: dict[int, TeamState]) -> None:
     for t in teams.values():
         if t.changed and t.strategy == Strategy.ROUND_ROBIN and t.rr_position != t.rr_read:
-            _execute("UPDATE leads_routingteam SET rr_position = %s WHERE id = %s", [t.rr_position, t.config.pk])
+            _execute(
+                "UPDATE leads_routingteam SET rr_position = %s::integer WHERE id = %s::bigint",
+                [t.rr_position, t.config.pk],
+                prepared=True,
+            )
 
 
 _DECISION_COLUMNS = (
@@ -1358,6 +1378,20 @@ _DECISION_COLUMNS = (
 
 
 COPY_DECISIONS_MIN = 200  # more decisions than this are COPYed (PostgreSQL)
+
+
+def _decisions_sql() -> str:
+    """The INSERT of a few decisions on PostgreSQL: one text whatever their number (the varying columns as
+    arrays), parameters: at, actor, seed, batch, then the arrays of `_write_decisions`."""
+    table = RoutingDecision._meta.db_table
+    return (
+        f"INSERT INTO {table} ({', '.join(_DECISION_COLUMNS)}) "  # noqa: S608 - names only
+        "SELECT v.lead_id, p.at, v.kind, v.rule_id, v.team_id, v.from_id, v.to_id, p.actor, v.reason, "
+        "v.inputs::jsonb, p.seed, p.batch "
+        "FROM (SELECT %s::timestamptz AS at, %s::bigint AS actor, %s::bigint AS seed, %s::text AS batch) AS p, "
+        "unnest(%s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], "
+        "%s::text[]) AS v (lead_id, kind, rule_id, team_id, from_id, to_id, reason, inputs)"
+    )
 
 
 def _decision_copy_text(
@@ -1408,9 +1442,8 @@ def _write_decisions(
         with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             copy.write(text)
         return
-    if connection.vendor == "postgresql":  # a few rows: one INSERT, no ids asked back (pipelined)
-        table = RoutingDecision._meta.db_table
-        params: list[Any] = []
+    if connection.vendor == "postgresql":  # a few rows: one INSERT of one text (prepared), no ids asked back
+        columns: list[list[Any]] = [[] for _ in range(8)]
         for (
             lead_id,
             kind,
@@ -1424,25 +1457,22 @@ def _write_decisions(
             open_before,
             excluded,
         ) in decisions:
-            params += [
-                lead_id,
-                now,
-                kind,
-                rule_id,
-                team_id,
-                from_id,
-                to_id,
-                actor_id,
-                f"lead {lead_id}{outcome.tail(left, open_before, excluded).raw}",
-                outcome.head.raw + _inputs_tail(priority, left, open_before, excluded),
-                seed,
-                batch,
-            ]
-        row = "(" + ", ".join(["%s"] * 9 + ["%s::jsonb", "%s", "%s"]) + ")"
-        _execute(
-            f"INSERT INTO {table} ({', '.join(_DECISION_COLUMNS)}) VALUES {', '.join([row] * len(decisions))}",  # noqa: S608
-            params,
-        )
+            for column, value in zip(
+                columns,
+                (
+                    lead_id,
+                    kind,
+                    rule_id,
+                    team_id,
+                    from_id,
+                    to_id,
+                    f"lead {lead_id}{outcome.tail(left, open_before, excluded).raw}",
+                    outcome.head.raw + _inputs_tail(priority, left, open_before, excluded),
+                ),
+                strict=True,
+            ):
+                column.append(value)
+        _execute(_decisions_sql(), [now, actor_id, seed, batch, *columns], prepared=True)
         return
     RoutingDecision.objects.bulk_create(
         [
@@ -1536,11 +1566,13 @@ def _notify_in_one_statement(notes: list[tuple], task) -> bool:
     fields = [f for f in DBTaskResult._meta.concrete_fields if f.name != "args_kwargs"]
     qn = connection.ops.quote_name
     note_columns = ("user_id", "kind", "lead_id", "count", "message", "created_at")
-    params: list[Any] = [value for note in notes for value in note]
+    # the notes as arrays (one statement text for any number of them); the task row's own values
+    params: list[Any] = [list(column) for column in zip(*notes, strict=True)]
     params += [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
     sql = (  # table and column names only are formatted in
         f"WITH n AS (INSERT INTO {Notification._meta.db_table} ({', '.join(note_columns)}) "  # noqa: S608
-        f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(notes))} RETURNING id) "
+        "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::integer[], %s::text[], "
+        "%s::timestamptz[]) RETURNING id) "
         f"INSERT INTO {qn(DBTaskResult._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}, args_kwargs) "
         f"SELECT {', '.join(['%s'] * len(fields))}, jsonb_build_object('args', '[]'::jsonb, 'kwargs', "
         "jsonb_build_object('notification_ids', (SELECT jsonb_agg(id ORDER BY id) FROM n))) RETURNING args_kwargs"

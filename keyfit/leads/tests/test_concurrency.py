@@ -488,3 +488,68 @@ def test_a_waiting_producer_takes_the_lead_when_its_lead_is_left(monkeypatch):
     assert lead.owner_id in {m.user_id for m in members}
     assert RoutingDecision.objects.filter(lead=lead).count() == 1
     assert _router_lock_holders() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@pytest.mark.parametrize("prepared", [False, True], ids=["plain", "prepared"])
+def test_small_batches_write_their_rows_as_arrays_in_fixed_statements(prepared, monkeypatch, settings):
+    """A small batch (online routing) writes its leads, decisions, quota counters, notifications and task
+    row with one statement text each whatever the number of rows (the rows as arrays), prepared once
+    per connection with persistent connections: names with quotes, backslashes, tabs and braces survive,
+    a decision without a rule or owner has its NULLs, and a second batch reuses the statements."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the array statements are PostgreSQL's")
+    from django.test.utils import CaptureQueriesContext
+    from django_tasks_db.models import DBTaskResult
+
+    from keyfit.leads.models import Notification
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}}
+    if prepared:
+        monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    team = RoutingTeamFactory(team=TeamFactory(name='Team {East}, "1"'), strategy="capacity")
+    user = UserFactory(role="sdr", full_name="Li\tWei \\ “李伟” {a,b}")
+    member = RoutingMemberFactory(routing_team=team, user=user, position=0, max_per_30_days=60)  # 2 a day
+    RoutingRuleFactory(
+        routing_team=team,
+        position=1,
+        name="East's {SaaS}",
+        conditions=[{"field": "region", "operator": "eq", "value": "e"}],
+    )
+    leads = [Lead.objects.create(company_name=f"C{i}", region="e", priority=90 - i) for i in range(3)]
+    stray = Lead.objects.create(company_name="Stray", region="w", priority=10)
+    with CaptureQueriesContext(connection) as first:
+        result = route_leads(seed=3, now=NOW)
+    assert (result.routed, result.unrouted) == (2, 2)
+    stored = {lead.pk: lead for lead in Lead.objects.all()}
+    assert [stored[lead.pk].owner_id for lead in leads] == [user.pk, user.pk, None]
+    assert stored[leads[0].pk].sla_due_at is not None and stored[leads[0].pk].team_id == team.team_id
+    decision = RoutingDecision.objects.get(lead=leads[0])
+    assert decision.reason == f"lead {leads[0].pk} → Li\tWei \\ “李伟” {{a,b}}: rule 'East's {{SaaS}}', quota 1/2 left"
+    assert decision.inputs["member"] == "Li\tWei \\ “李伟” {a,b}" and decision.inputs["quota_left"] == 1
+    assert (decision.seed, decision.kind, decision.at) == (3, "auto", NOW)
+    none = RoutingDecision.objects.get(lead=stray)
+    assert (none.kind, none.rule_id, none.team_id, none.to_owner_id) == ("unrouted", None, None, None)
+    assert MemberLoad.objects.get(member=member).assigned == 2
+    note = Notification.objects.get()
+    assert (note.user_id, note.count, note.lead_id, note.message) == (
+        user.pk,
+        2,
+        leads[0].pk,
+        "2 leads were assigned to you",
+    )
+    assert DBTaskResult.objects.get().args_kwargs["kwargs"] == {"notification_ids": [note.pk]}
+    again = [Lead.objects.create(company_name=f"D{i}", region="w", priority=5) for i in range(2)]
+    with CaptureQueriesContext(connection) as second:
+        route_leads(seed=3, now=NOW)
+    assert RoutingDecision.objects.filter(lead__in=again, kind="unrouted").count() == 2
+    for captured in (first, second):  # 4 rows, then 2: one INSERT each, its rows as arrays
+        # (Django logs a statement bound on the server as "QUERY = '…' PARAMS = …")
+        logged = [q["sql"].removeprefix("QUERY = '") for q in captured]
+        inserts = [sql for sql in logged if sql.startswith("INSERT INTO leads_routingdecision")]
+        assert len(inserts) == 1 and "unnest(" in inserts[0]
+    if prepared:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%unnest%"])
+            assert cursor.fetchone()[0] >= 3  # leads, decisions, quota counters
