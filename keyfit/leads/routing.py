@@ -1443,35 +1443,12 @@ def _write_decisions(
             copy.write(text)
         return
     if connection.vendor == "postgresql":  # a few rows: one INSERT of one text (prepared), no ids asked back
-        columns: list[list[Any]] = [[] for _ in range(8)]
-        for (
-            lead_id,
-            kind,
-            rule_id,
-            team_id,
-            from_id,
-            to_id,
-            outcome,
-            priority,
-            left,
-            open_before,
-            excluded,
-        ) in decisions:
-            for column, value in zip(
-                columns,
-                (
-                    lead_id,
-                    kind,
-                    rule_id,
-                    team_id,
-                    from_id,
-                    to_id,
-                    f"lead {lead_id}{outcome.tail(left, open_before, excluded).raw}",
-                    outcome.head.raw + _inputs_tail(priority, left, open_before, excluded),
-                ),
-                strict=True,
-            ):
-                column.append(value)
+        # (lead, kind, rule, team, from owner, to owner, outcome, priority, quota left, open leads, excluded)
+        rows = [
+            (*d[:6], f"lead {d[0]}{d[6].tail(d[8], d[9], d[10]).raw}", d[6].head.raw + _inputs_tail(*d[7:11]))
+            for d in decisions
+        ]
+        columns = [list(column) for column in zip(*rows, strict=True)]
         _execute(_decisions_sql(), [now, actor_id, seed, batch, *columns], prepared=True)
         return
     RoutingDecision.objects.bulk_create(
