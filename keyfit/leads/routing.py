@@ -1352,13 +1352,15 @@ def _write_loads(teams: dict[int, TeamState]) -> None:
 
 
 def _write_round_robin(teams: dict[int, TeamState]) -> None:
+    postgres = connection.vendor == "postgresql"
+    sql = (  # typed parameters where the statement is prepared
+        "UPDATE leads_routingteam SET rr_position = %s::integer WHERE id = %s::bigint"
+        if postgres
+        else "UPDATE leads_routingteam SET rr_position = %s WHERE id = %s"
+    )
     for t in teams.values():
         if t.changed and t.strategy == Strategy.ROUND_ROBIN and t.rr_position != t.rr_read:
-            _execute(
-                "UPDATE leads_routingteam SET rr_position = %s::integer WHERE id = %s::bigint",
-                [t.rr_position, t.config.pk],
-                prepared=True,
-            )
+            _execute(sql, [t.rr_position, t.config.pk], prepared=postgres)
 
 
 _DECISION_COLUMNS = (
