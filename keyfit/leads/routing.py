@@ -500,7 +500,7 @@ def route_leads(
                 if not rows:
                     break
                 teams = _team_states(config, locked, seed=seed, now=moment, counters=counters)
-                last = ids is not None or len(rows) < batch_size
+                last = ids is not None or len(rows) < batch_size  # no batch after this one
                 _route_rows(
                     rows,
                     matched=matched,
@@ -519,7 +519,7 @@ def route_leads(
             if attempts > 20:  # pragma: no cover - the configuration keeps changing
                 raise RuntimeError("The routing configuration keeps changing; try again.") from None
             continue
-        if ids is not None or len(rows) < batch_size:
+        if last:
             break
         after = rows[-1]
     return result

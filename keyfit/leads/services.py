@@ -515,8 +515,8 @@ def _insert_with_audit(lead: Lead, *, actor) -> bool:
     """Insert the new `lead` and its creation audit event — the event `audit_record` writes for `lead.save()`
     — in one statement on PostgreSQL (the row as one JSON parameter, the statement built once per
     process and prepared once per connection): the intake of a single lead costs one round trip, no ORM
-    compilation and no server-side planning. False (nothing
-    done) elsewhere, or when something listens to the lead's save signals."""
+    compilation and no server-side planning. False (nothing done) elsewhere, or when something listens to
+    the lead's save signals."""
     from django.db.models.signals import post_save, pre_save
 
     if connection.vendor != "postgresql" or pre_save.has_listeners(Lead) or post_save.has_listeners(Lead):
