@@ -20,18 +20,24 @@ connection is renewed.
 
 import datetime
 import uuid
+import weakref
+from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 _cursor_class = None
 _NEVER_BY_COUNT = 2**31  # a threshold no statement reaches: only the ones asked for are prepared
 
 
 def prepared_statements_enabled() -> bool:
-    if connection.vendor != "postgresql" or not getattr(settings, "PREPARED_STATEMENTS", True):
+    return _enabled(connections[DEFAULT_DB_ALIAS])
+
+
+def _enabled(conn) -> bool:
+    if conn.vendor != "postgresql" or not getattr(settings, "PREPARED_STATEMENTS", True):
         return False
-    if connection.settings_dict.get("CONN_MAX_AGE") == 0:
+    if conn.settings_dict.get("CONN_MAX_AGE") == 0:
         return False
     from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
@@ -64,26 +70,37 @@ def _preparing_cursor_class():
 def prepared_cursor():
     """A cursor for a statement run on every request: prepared per connection on PostgreSQL with persistent
     connections (see the module's notes), the ordinary cursor otherwise. Use it as a context manager."""
-    if not prepared_statements_enabled():
-        return connection.cursor()
+    conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: `connection` is a proxy looked up per access
+    if not _enabled(conn):
+        return conn.cursor()
     # What connection.cursor() does (BaseDatabaseWrapper._cursor), with another cursor class.
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        cursor = _preparing_cursor_class()(connection.connection)
-        _register_timezone(cursor)
-        return connection._prepare_cursor(cursor)
+    conn.close_if_health_check_failed()
+    conn.ensure_connection()
+    with conn.wrap_database_errors:
+        raw = conn.connection
+        cursor = _preparing_cursor_class()(raw)
+        if _own_timezone_needed(conn, raw):
+            from django.db.backends.postgresql.psycopg_any import register_tzloader
+
+            register_tzloader(conn.timezone, cursor)
+        return conn._prepare_cursor(cursor)
 
 
-def _register_timezone(cursor) -> None:
-    """As DatabaseWrapper.create_cursor: the connection's time zone for timestamps, if the loader differs."""
-    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID
-    from django.db.backends.postgresql.psycopg_any import register_tzloader
-    from psycopg.pq import Format  # psycopg 3 only (checked by the caller)
+# per open psycopg connection: whether a cursor must register the wrapper's time zone itself
+_timezone_needed: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
 
-    loader = connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
-    if connection.timezone != loader.timezone:
-        register_tzloader(connection.timezone, cursor)
+
+def _own_timezone_needed(conn, raw) -> bool:
+    """As DatabaseWrapper.create_cursor: a cursor loads timestamps in the connection's time zone itself
+    if the connection's loader has another one. Checked once per psycopg connection."""
+    needed = _timezone_needed.get(raw)
+    if needed is None:
+        from django.db.backends.postgresql.base import TIMESTAMPTZ_OID
+        from psycopg.pq import Format  # psycopg 3 only (checked by the caller)
+
+        loader = raw.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+        needed = _timezone_needed[raw] = conn.timezone != loader.timezone
+    return needed
 
 
 def fetch_values(qs) -> list:
