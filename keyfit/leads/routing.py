@@ -812,11 +812,30 @@ def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
     lead, wait for that batch to commit instead.
     """
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        result = _route_new_lead_grouped(actor=actor, lead_id=lead_id, seed=seed)
-        if lead_id in result.written and not result.decisions:  # placed by another producer's batch
-            return result
-    else:
-        result = route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id)
+        return _after_grouped(lead_id, _route_new_lead_grouped(actor=actor, seed=seed, lead_id=lead_id))
+    result = route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id)
+    return _after_grouped(lead_id, result)
+
+
+def take_in_and_route(*, actor, seed: int, intake_sql: str, intake_params: list) -> tuple[int, RouteResult] | None:
+    """`route_new_lead` for a lead not yet stored, on PostgreSQL outside a transaction: the statement
+    that inserts it (`intake_sql`, returning the new id as its first column), its commit and the wait
+    for the online router (`keyfit_route_wait`, with the lead's id from its sequence) are one round
+    trip. Returns the new lead's id and the routing result; None (nothing done) where it does not apply.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return None
+    intake = (intake_sql, intake_params)
+    holder: list[int] = []
+    result = _route_new_lead_grouped(actor=actor, seed=seed, intake=intake, lead_ids=holder)
+    return holder[0], _after_grouped(holder[0], result)
+
+
+def _after_grouped(lead_id: int, result: RouteResult) -> RouteResult:
+    """When the batch that routed did not hold the lead (another worker's batch does), wait for that
+    batch to commit by locking the lead's row."""
+    if lead_id in result.written and not result.decisions:  # placed by another producer's batch
+        return result
     if not any(d["lead_id"] == lead_id for d in result.decisions) and connection.vendor == "postgresql":
         with transaction.atomic():
             list(Lead.objects.select_for_update().filter(pk=lead_id).values_list("pk", flat=True))
@@ -824,7 +843,7 @@ def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
 
 
 # the lead columns routing writes (`_write_assignments`), read back by a producer whose lead another
-# producer's batch placed
+# producer's batch placed; `keyfit_route_wait` (migration 0011) returns them in this order
 _WRITTEN_FIELDS = (
     "owner_id",
     "team_id",
@@ -834,6 +853,13 @@ _WRITTEN_FIELDS = (
     "route_requested",
     "updated_at",
 )
+# the wait for the online router (a function of migration 0011), for a given lead or for the lead this
+# connection inserted last (in the pipeline of its intake)
+_WAIT_SQL = (  # column names only
+    f"SELECT leader, found_lead, {', '.join(_WRITTEN_FIELDS)} FROM keyfit_route_wait(%s::bigint, {{lead}})"  # noqa: S608
+)
+_WAIT_FOR_LEAD_SQL = _WAIT_SQL.format(lead="%s::bigint")
+_WAIT_FOR_INSERTED_SQL = _WAIT_SQL.format(lead=f"currval(pg_get_serial_sequence('{Lead._meta.db_table}', 'id'))")
 
 
 class _RouterLock:
@@ -867,46 +893,60 @@ class _RouterLock:
             self.held = False
 
 
-def _route_new_lead_grouped(*, actor, lead_id: int, seed: int) -> RouteResult:
+def _take_in_and_wait(intake: tuple[str, list], router: _RouterLock) -> tuple[int, tuple]:
+    """Send the intake statement between BEGIN and COMMIT, then the wait for the router, in one pipeline:
+    the lead is committed before its producer waits. (The new id, the wait's row.)"""
+    sql, params = intake
+    connection.ensure_connection()
+    raw = connection.connection
+    router.held = None
+    try:  # errors as Django's (the pipeline raises them at its sync, outside any Django cursor)
+        with connection.wrap_database_errors, raw.pipeline():
+            with connection.cursor() as cursor:
+                cursor.execute("BEGIN")
+            inserted = prepared_cursor()
+            inserted.execute(sql, params)
+            with connection.cursor() as cursor:
+                cursor.execute("COMMIT")
+            waited = prepared_cursor()
+            waited.execute(_WAIT_FOR_INSERTED_SQL, [ONLINE_ROUTER_LOCK])
+    except Exception:
+        # a failed insert leaves the BEGIN's transaction open and aborted (its COMMIT was skipped)
+        from psycopg.pq import TransactionStatus
+
+        if raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+            with connection.cursor() as cursor:
+                cursor.execute("ROLLBACK")
+        raise
+    with inserted, waited:
+        lead_id = int(inserted.fetchone()[0])
+        row = waited.fetchone()
+    router.held = bool(row[0])
+    return lead_id, row
+
+
+def _route_new_lead_grouped(
+    *, actor, seed: int, lead_id: int | None = None, intake: tuple[str, list] | None = None, lead_ids=None
+) -> RouteResult:
     """Route as the leader, or — once another leader's committed batch placed the lead — return a result
-    with no decision whose `written` holds the lead's routing columns as that batch left them."""
-    # Another producer is routing: wait until it is done (every waiter wakes at once; the shared lock is
-    # released in the same round trip), then read whether it took our lead, and if not, try to become
-    # the next leader — one round trip.
-    lock = ONLINE_ROUTER_LOCK
-    columns = ", ".join(Lead._meta.get_field(name).column for name in _WRITTEN_FIELDS)
-    still = (  # an integer and column names are formatted in
-        f"SELECT route_requested AND owner_id IS NULL AND merged_into_id IS NULL AS waiting, {columns} "  # noqa: S608
-        f"FROM {Lead._meta.db_table} WHERE id = {int(lead_id)}"
-    )
-    wait_check_and_try = (  # the lock key is an integer
-        f"SELECT pg_advisory_lock_shared({lock}); SELECT pg_advisory_unlock_shared({lock}); "  # noqa: S608
-        f"SELECT CASE WHEN s.waiting THEN pg_try_advisory_lock({lock}) ELSE FALSE END, s.* FROM ({still}) AS s"
-    )
+    with no decision whose `written` holds the lead's routing columns as that batch left them. With
+    `intake`, the lead is inserted first in the same round trip as the wait; its id goes to `lead_ids`."""
     router = _RouterLock()
     try:
-        with connection.cursor() as cursor:
-            router.held = None
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock])
-            router.held = cursor.fetchone()[0]
-            for _attempt in range(50):
-                if router.held:
-                    break
+        if intake is not None:
+            lead_id, row = _take_in_and_wait(intake, router)
+            lead_ids.append(lead_id)
+        else:
+            with prepared_cursor() as cursor:
                 router.held = None
-                cursor.execute(wait_check_and_try)
-                cursor.nextset()
-                cursor.nextset()
+                cursor.execute(_WAIT_FOR_LEAD_SQL, [ONLINE_ROUTER_LOCK, lead_id])
                 row = cursor.fetchone()
-                router.held = bool(row and row[0])
-                if row is None or not row[1]:
-                    done = RouteResult()
-                    if row is not None:
-                        done.written[lead_id] = dict(zip(_WRITTEN_FIELDS, row[2:], strict=True))
-                    return done
-            else:
-                router.held = None
-                cursor.execute("SELECT pg_advisory_lock(%s)", [lock])
-                router.held = True
+            router.held = bool(row[0])
+        if not router.held:
+            done = RouteResult()
+            if row[1]:  # the lead is there: what the batch wrote to it
+                done.written[lead_id] = dict(zip(_WRITTEN_FIELDS, row[2:], strict=True))
+            return done
         return route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id, release=router)
     finally:
         router.release()
@@ -1553,10 +1593,12 @@ def _notify_in_one_statement(notes: list[tuple], task) -> bool:
         "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::integer[], %s::text[], "
         "%s::timestamptz[]) RETURNING id) "
         f"INSERT INTO {qn(DBTaskResult._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}, args_kwargs) "
-        f"SELECT {', '.join(['%s'] * len(fields))}, jsonb_build_object('args', '[]'::jsonb, 'kwargs', "
-        "jsonb_build_object('notification_ids', (SELECT jsonb_agg(id ORDER BY id) FROM n))) RETURNING args_kwargs"
+        # each value cast to its column's type: the statement is prepared (server-side binding)
+        f"SELECT {', '.join(f'%s::{f.db_type(connection)}' for f in fields)}, jsonb_build_object('args', "
+        "'[]'::jsonb, 'kwargs', jsonb_build_object('notification_ids', (SELECT jsonb_agg(id ORDER BY id) FROM n))) "
+        "RETURNING args_kwargs"
     )
-    cursor = connection.cursor()  # closed once read (in a pipeline, after the sync)
+    cursor = prepared_cursor()  # closed once read (in a pipeline, after the sync)
     cursor.execute(sql, params)
 
     def enqueued() -> None:

@@ -436,13 +436,24 @@ def lead_create(*, actor, data: dict[str, Any], route: bool = False, routing_see
     """Create one lead from validated `data`; with `route` it is routed at once (same transaction)."""
     values = _clean(data)
     _check_owner(actor, values)
-    lead = Lead(**values)
+    lead = _new_lead(values)
     if lead.owner_id:
         lead.assigned_at = timezone.now()
     lead.route_requested = bool(route and not lead.owner_id)
     # Without an external id to check first, the lead and its audit event are one statement on PostgreSQL
     # (atomic by itself: no BEGIN and COMMIT round trips); otherwise check, save and audit in a transaction.
     external_id = values.get("external_id")
+    if lead.route_requested and not external_id:
+        # the insert, its commit and the wait for the online router in one round trip (PostgreSQL)
+        statement = _insert_statement(lead, actor=actor)
+        taken = statement and routing.take_in_and_route(
+            actor=actor, seed=routing_seed, intake_sql=statement[0], intake_params=statement[1]
+        )
+        if taken:
+            _inserted(lead, taken[0])
+            if not taken[1].apply_to(lead):
+                lead.refresh_from_db()
+            return lead
     if external_id or not _insert_with_audit(lead, actor=actor):
         with transaction.atomic():
             if external_id and _check_external_ids([external_id]):
@@ -458,6 +469,33 @@ def lead_create(*, actor, data: dict[str, Any], route: bool = False, routing_see
         if not result.apply_to(lead):  # routed by another producer's batch: read what it wrote
             lead.refresh_from_db()
     return lead
+
+
+# per concrete lead field in order: (attribute name, default value, callable making the default or None)
+_LEAD_DEFAULTS: list[tuple[str, Any, Any]] = []
+_LEAD_NAMES: frozenset[str] = frozenset()
+
+
+def _new_lead(values: dict[str, Any]) -> Lead:
+    """``Lead(**values)`` for cleaned values keyed by attribute names, built from positional arguments
+    (Django's fast path) with the non-callable defaults taken once per process: the keyword
+    initialisation was the largest cost of an intake in Python."""
+    global _LEAD_NAMES
+    if not _LEAD_DEFAULTS:
+        for f in Lead._meta.concrete_fields:
+            # as Field.get_default: a callable default is called per instance; any other is one value
+            made = f.has_default() and callable(f.default)
+            _LEAD_DEFAULTS.append((f.attname, None if made else f.get_default(), f.default if made else None))
+        _LEAD_NAMES = frozenset(name for name, _, _ in _LEAD_DEFAULTS)
+    if not _LEAD_NAMES.issuperset(values):
+        return Lead(**values)
+    args = []
+    for name, default, make in _LEAD_DEFAULTS:
+        if name in values:
+            args.append(values[name])
+        else:
+            args.append(default if make is None else make())
+    return Lead(*args)
 
 
 _INSERT_SQL: str | None = None
@@ -517,36 +555,46 @@ def _insert_with_audit(lead: Lead, *, actor) -> bool:
     process and prepared once per connection): the intake of a single lead costs one round trip, no ORM
     compilation and no server-side planning. False (nothing done) elsewhere, or when something listens to
     the lead's save signals."""
+    statement = _insert_statement(lead, actor=actor)
+    if statement is None:
+        return False
+    with prepared_cursor() as cursor:  # one statement per intake: planned once per connection
+        cursor.execute(*statement)
+        _inserted(lead, cursor.fetchone()[0])
+    return True
+
+
+def _insert_statement(lead: Lead, *, actor) -> tuple[str, list] | None:
+    """The statement and parameters of `_insert_with_audit` (its first column is the new id), or None."""
     from django.db.models.signals import post_save, pre_save
 
     if connection.vendor != "postgresql" or pre_save.has_listeners(Lead) or post_save.has_listeners(Lead):
-        return False
+        return None
     sql = _insert_sql()
     if sql is None:
-        return False
+        return None
     row = {}
     for column, f, computed in _INSERT_FIELDS:
         value = f.pre_save(lead, add=True) if computed else getattr(lead, column)
         row[column] = value if value is None or type(value) in _PLAIN else f.get_prep_value(value)
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
     text = str(lead)
-    with prepared_cursor() as cursor:  # one statement per intake: planned once per connection
-        cursor.execute(
-            sql,
-            [
-                json.dumps(row, default=_json_default),
-                timezone.now(),
-                actor_obj.pk if actor_obj else None,
-                (str(actor_obj) if actor_obj else str(actor or "system"))[:200],
-                AuditEvent.Action.CREATE.value,
-                ContentType.objects.get_for_model(Lead).pk,
-                None if text == f"#{lead.pk}" else text[:300],
-            ],
-        )
-        lead.pk = int(cursor.fetchone()[0])
+    return sql, [
+        json.dumps(row, default=_json_default),
+        timezone.now(),
+        actor_obj.pk if actor_obj else None,
+        (str(actor_obj) if actor_obj else str(actor or "system"))[:200],
+        AuditEvent.Action.CREATE.value,
+        ContentType.objects.get_for_model(Lead).pk,
+        None if text == f"#{lead.pk}" else text[:300],
+    ]
+
+
+def _inserted(lead: Lead, pk) -> None:
+    """`lead` as `save()` leaves a new record: its id, stored in this database."""
+    lead.pk = int(pk)
     lead._state.adding = False
     lead._state.db = connection.alias
-    return True
 
 
 def leads_bulk_create(*, actor, rows: list[dict[str, Any]], route: bool = False) -> list[dict[str, Any]]:

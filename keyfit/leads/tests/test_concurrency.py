@@ -407,7 +407,12 @@ def test_the_online_leader_commits_and_releases_its_lock_in_one_round_trip(setti
     assert (stored.owner_id, stored.route_requested) == (lead.owner_id, False)
     assert _router_lock_holders() == 0
     sent = [q["sql"] for q in queries]
-    commit = sent.index("COMMIT")
+    # the intake, its commit and the wait for the router lock in one pipeline
+    assert sent[0] == "BEGIN"
+    assert sent[1].startswith("WITH r AS (SELECT")
+    assert sent[2] == "COMMIT"
+    assert "FROM keyfit_route_wait(" in sent[3] and "currval(" in sent[3]
+    commit = sent.index("COMMIT", 3)
     assert sent[commit - 1].startswith("WITH n AS (INSERT INTO leads_notification")  # the last write
     assert sent[commit + 1].startswith("SELECT pg_advisory_unlock")
     # the atomic block's own commit, logged by Django, found nothing left to commit; nothing follows
@@ -553,3 +558,16 @@ def test_small_batches_write_their_rows_as_arrays_in_fixed_statements(prepared, 
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%unnest%"])
             assert cursor.fetchone()[0] >= 3  # leads, decisions, quota counters
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%INSERT INTO leads_notif%"]
+            )
+            assert cursor.fetchone()[0] == 1  # the notifications with their task row, each value cast
+    task = DBTaskResult.objects.get()
+    assert (task.status, task.queue_name, task.priority, task.worker_ids, task.return_value) == (
+        "READY",
+        "default",
+        0,
+        [],
+        None,
+    )
+    assert task.task_path == "keyfit.leads.tasks.send_lead_notifications" and task.enqueued_at is not None

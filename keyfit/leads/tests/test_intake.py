@@ -157,3 +157,88 @@ def test_an_external_id_already_taken_is_refused_and_nothing_is_stored(org):
         lead_create(actor=org.admin, data={"source": "api", "company_name": "Second Co", "external_id": "CRM-7"})
     assert "external_id" in refused.value.fields
     assert not Lead.objects.filter(company_name="Second Co").exists()
+
+
+def test_a_lead_built_from_positional_values_equals_the_keyword_built_one(org):
+    """`_new_lead` (Django's positional initialisation, defaults taken once per process) gives the
+    instance `Lead(**values)` gives: every field, a fresh default object per lead where the default is
+    callable, and the keyword path for a name that is not a field's attribute."""
+    from keyfit.leads.services import _clean, _new_lead
+
+    values = _clean(
+        {
+            "source": "web_form",
+            "company_name": "Suzhou Silk Co",
+            "email": "li@silk.cn",
+            "phone": "13900001111",
+            "estimated_value": "900.10",
+            "owner_id": org.ae.pk,
+            "custom_fields": {},
+        }
+    )
+    built, expected = _new_lead(values), Lead(**values)
+    made, made_expected = _fields(built), _fields(expected)
+    # a callable default (the creation time) is made per lead
+    assert abs(made.pop("created_at") - made_expected.pop("created_at")) < datetime.timedelta(seconds=5)
+    assert made == made_expected
+    assert built._state.adding and built.pk is None
+    other = _new_lead(values)
+    assert "fit_breakdown" not in values
+    assert other.fit_breakdown == [] and other.fit_breakdown is not built.fit_breakdown  # one list per lead
+    with pytest.raises(TypeError):  # not an attribute of Lead: the keyword path says so
+        _new_lead({**values, "no_such_field": 1})
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_online_intake_stores_commits_and_waits_in_one_pipeline(org):
+    """Outside a transaction on PostgreSQL, the insert, its commit and the wait for the online router go
+    in one round trip: the lead and its audit event are stored, and the lead is routed."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the online router is PostgreSQL's")
+    from keyfit.leads.tests.factories import RoutingMemberFactory, RoutingRuleFactory, RoutingTeamFactory
+    from keyfit.users.tests.factories import TeamFactory, UserFactory
+
+    team = RoutingTeamFactory(team=TeamFactory(), strategy="round_robin")
+    members = [RoutingMemberFactory(routing_team=team, user=UserFactory(role="sdr"), position=i) for i in range(2)]
+    RoutingRuleFactory(routing_team=team, position=1, conditions=[])
+    with CaptureQueriesContext(connection) as queries:
+        lead = lead_create(actor=org.admin, data={"source": "api", "company_name": "Piped Co"}, route=True)
+    sent = [q["sql"] for q in queries]
+    begin = sent.index("BEGIN")  # after the first reads of the process (custom-field definitions)
+    assert sent[begin + 1].startswith("WITH r AS (SELECT")
+    assert sent[begin + 2] == "COMMIT" and "keyfit_route_wait(" in sent[begin + 3]
+    stored = Lead.objects.get(pk=lead.pk)
+    assert stored.owner_id == lead.owner_id and lead.owner_id in {m.user_id for m in members}
+    assert stored.route_requested is False
+    assert AuditEvent.objects.filter(object_id=str(lead.pk), action="create").count() == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        assert cursor.fetchone()[0] == 0  # the router lock is not left held
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_online_intake_that_fails_stores_nothing_and_holds_no_lock(org, monkeypatch):
+    """The insert fails inside the pipeline: its commit and the wait are not run, nothing is stored and
+    the router lock is not taken."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the online router is PostgreSQL's")
+    from django.db import DatabaseError
+
+    from keyfit.leads import services
+
+    statement = services._insert_statement
+
+    def broken(lead, *, actor):
+        sql, params = statement(lead, actor=actor)
+        return sql.replace("RETURNING object_id", "RETURNING 1 / 0"), params
+
+    monkeypatch.setattr(services, "_insert_statement", broken)
+    with pytest.raises(DatabaseError):
+        lead_create(actor=org.admin, data={"source": "api", "company_name": "Broken Co"}, route=True)
+    assert not Lead.objects.filter(company_name="Broken Co").exists()
+    assert not AuditEvent.objects.filter(object_repr="Broken Co").exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        assert cursor.fetchone()[0] == 0
