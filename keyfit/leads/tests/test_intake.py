@@ -197,6 +197,7 @@ def test_an_online_intake_stores_commits_and_waits_in_one_pipeline(org):
     if connection.vendor != "postgresql":
         pytest.skip("the online router is PostgreSQL's")
     from keyfit.leads.tests.factories import RoutingMemberFactory, RoutingRuleFactory, RoutingTeamFactory
+    from keyfit.leads.tests.test_concurrency import _router_lock_holders
     from keyfit.users.tests.factories import TeamFactory, UserFactory
 
     team = RoutingTeamFactory(team=TeamFactory(), strategy="round_robin")
@@ -212,9 +213,7 @@ def test_an_online_intake_stores_commits_and_waits_in_one_pipeline(org):
     assert stored.owner_id == lead.owner_id and lead.owner_id in {m.user_id for m in members}
     assert stored.route_requested is False
     assert AuditEvent.objects.filter(object_id=str(lead.pk), action="create").count() == 1
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
-        assert cursor.fetchone()[0] == 0  # the router lock is not left held
+    assert _router_lock_holders() == 0  # the router lock is not left held
 
 
 @pytest.mark.postgres
@@ -227,6 +226,7 @@ def test_an_online_intake_that_fails_stores_nothing_and_holds_no_lock(org, monke
     from django.db import DatabaseError
 
     from keyfit.leads import services
+    from keyfit.leads.tests.test_concurrency import _router_lock_holders
 
     statement = services._insert_statement
 
@@ -239,6 +239,4 @@ def test_an_online_intake_that_fails_stores_nothing_and_holds_no_lock(org, monke
         lead_create(actor=org.admin, data={"source": "api", "company_name": "Broken Co"}, route=True)
     assert not Lead.objects.filter(company_name="Broken Co").exists()
     assert not AuditEvent.objects.filter(object_repr="Broken Co").exists()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
-        assert cursor.fetchone()[0] == 0
+    assert _router_lock_holders() == 0
