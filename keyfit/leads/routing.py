@@ -319,9 +319,13 @@ def _lock_all_and_read_pending(
     with connection.cursor() as cursor:
         # only column names, choice values and integers are formatted in
         lock = "SELECT id, rr_position, config_version FROM leads_routingteam ORDER BY id FOR UPDATE"
-        sql = f"SET LOCAL synchronous_commit TO OFF; {lock}; {_pending_sql(limit)}"
+        # the batch's writes are prepared statements over arrays: planned once (a custom plan, the
+        # default for them, is planned again at every execution)
+        relax = "SET LOCAL synchronous_commit TO OFF; SET LOCAL plan_cache_mode TO force_generic_plan"
+        sql = f"{relax}; {lock}; {_pending_sql(limit)}"
         cursor.execute(f"{sql}; {counters_sql}" if counters_sql else sql)
         cursor.nextset()
+        cursor.nextset()  # past the two SETs
         locked = {pk: (rr, version) for pk, rr, version in cursor.fetchall()}
         cursor.nextset()
         rows = [dict(zip(PENDING_FIELDS, values, strict=True)) for values in cursor.fetchall()]
