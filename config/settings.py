@@ -88,7 +88,16 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'keyfit.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+# Behind a pooler in transaction mode (PgBouncer `pool_mode = transaction`) no session state may outlive
+# a transaction: connections are not kept, statements not prepared, and online routing takes no session
+# lock (each intake routes in its own transaction instead of sharing the batch of one router).
+DB_TRANSACTION_POOLER = env_bool("DB_TRANSACTION_POOLER", False)
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=0 if DB_TRANSACTION_POOLER else env_int("DB_CONN_MAX_AGE", 60)
+    )
+}
+ONLINE_ROUTER_SESSION_LOCK = not DB_TRANSACTION_POOLER
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {

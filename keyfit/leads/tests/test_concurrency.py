@@ -98,10 +98,16 @@ def test_two_workers_route_the_same_leads_at_once():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_producers_share_batches_and_place_each_lead_once():
-    """Online intake from 4 threads: every lead routed exactly once, each caller sees its lead's owner."""
+@pytest.mark.parametrize("session_lock", [True, False], ids=["one-router", "transaction-pooler"])
+def test_concurrent_producers_share_batches_and_place_each_lead_once(session_lock, settings):
+    """Online intake from 4 threads: every lead routed exactly once, each caller sees its lead's owner —
+    with one router at a time holding the session lock, and without any session lock (behind a pooler in
+    transaction mode each intake routes the waiting leads in its own transaction)."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL row and advisory locks")
+    from django.test.utils import CaptureQueriesContext
+
+    settings.ONLINE_ROUTER_SESSION_LOCK = session_lock
 
     capacity = RoutingTeamFactory(team=TeamFactory(), strategy="capacity")
     capped = [
@@ -130,6 +136,10 @@ def test_concurrent_producers_share_batches_and_place_each_lead_once():
         t.join()
     assert errors == []
     assert len(seen) == 60
+    with CaptureQueriesContext(connection) as queries:
+        lead_create(actor=admin, data={"company_name": "One more", "industry": "retail"}, route=True)
+    advisory = [q["sql"] for q in queries if "advisory_lock" in q["sql"] or "keyfit_route_wait" in q["sql"]]
+    assert bool(advisory) is session_lock
     decisions = RoutingDecision.objects.filter(lead_id__in=seen)
     assert decisions.values("lead_id").annotate(n=Count("id")).filter(n__gt=1).count() == 0
     assert decisions.count() == 60
