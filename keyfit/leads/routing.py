@@ -1331,7 +1331,7 @@ def _after_sync(callback: Callable[[], None]) -> None:
 
 
 def _execute(sql: str, params: list, *, prepared: bool = False) -> None:
-    """Run a write; with `prepared`, a statement of one fixed text (its rows as array parameters, every
+    """Run a write; with `prepared`, a statement of one fixed text (its rows as one JSON parameter, every
     parameter cast) prepared once per connection where `prepared_cursor` prepares."""
     with prepared_cursor() if prepared else connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -1364,15 +1364,14 @@ def _write_assignments(updates: list[tuple[int, int, int, datetime.datetime]], *
             )
             cursor.execute("TRUNCATE leads_routing_batch")
         elif connection.vendor == "postgresql":
-            # one statement text for any number of leads (the columns as arrays): prepared once
-            ids, owners, teams, dues = (list(column) for column in zip(*updates, strict=True))
+            # one statement text for any number of leads (the rows as one JSON parameter): prepared once
             _execute(
-                "UPDATE leads_lead AS l SET owner_id = v.owner_id, team_id = v.team_id, "
+                "UPDATE leads_lead AS l SET owner_id = v.owner_id, team_id = v.team_id, "  # noqa: S608 - typed names
                 "assigned_at = %s::timestamptz, sla_due_at = v.due, sla_breached_at = NULL, "
                 "route_requested = FALSE, updated_at = %s::timestamptz "
-                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[]) AS v (id, owner_id, team_id, due) "
+                f"FROM {_recordset('id bigint, owner_id bigint, team_id bigint, due timestamptz')} "
                 "WHERE l.id = v.id",
-                [now, now, ids, owners, teams, dues],
+                [now, now, _json_rows(("id", "owner_id", "team_id", "due"), updates)],
                 prepared=True,
             )
         else:
@@ -1390,12 +1389,11 @@ def _write_loads(teams: dict[int, TeamState]) -> None:
     the new value is the old one plus this batch's)."""
     rows = [(m.id, t.today, m.got_today) for t in teams.values() for m in t.members if m.assigned_now]
     if rows and connection.vendor == "postgresql":
-        members, days, counts = (list(column) for column in zip(*rows, strict=True))
         _execute(
             f"INSERT INTO {MemberLoad._meta.db_table} (member_id, day, assigned) "  # noqa: S608
-            "SELECT * FROM unnest(%s::bigint[], %s::date[], %s::integer[]) "
+            f"SELECT * FROM {_recordset('member_id bigint, day date, assigned integer')} "
             "ON CONFLICT (member_id, day) DO UPDATE SET assigned = excluded.assigned",
-            [members, days, counts],
+            [_json_rows(("member_id", "day", "assigned"), rows)],
             prepared=True,
         )
     elif rows:
@@ -1439,18 +1437,43 @@ _DECISION_COLUMNS = (
 COPY_DECISIONS_MIN = 200  # more decisions than this are COPYed (PostgreSQL)
 
 
+# the varying columns of a few decisions, as `_write_decisions` sends them (one JSON row each)
+_DECISION_ROW = ("lead_id", "kind", "rule_id", "team_id", "from_id", "to_id", "reason", "inputs")
+
+
 def _decisions_sql() -> str:
     """The INSERT of a few decisions on PostgreSQL: one text whatever their number (the varying columns as
-    arrays), parameters: at, actor, seed, batch, then the arrays of `_write_decisions`."""
+    one JSON parameter), parameters: at, actor, seed, batch, then the rows of `_write_decisions`."""
     table = RoutingDecision._meta.db_table
+    rows = _recordset(
+        "lead_id bigint, kind text, rule_id bigint, team_id bigint, from_id bigint, to_id bigint, reason text, "
+        "inputs text"
+    )
     return (
         f"INSERT INTO {table} ({', '.join(_DECISION_COLUMNS)}) "  # noqa: S608 - names only
         "SELECT v.lead_id, p.at, v.kind, v.rule_id, v.team_id, v.from_id, v.to_id, p.actor, v.reason, "
         "v.inputs::jsonb, p.seed, p.batch "
         "FROM (SELECT %s::timestamptz AS at, %s::bigint AS actor, %s::bigint AS seed, %s::text AS batch) AS p, "
-        "unnest(%s::bigint[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], "
-        "%s::text[]) AS v (lead_id, kind, rule_id, team_id, from_id, to_id, reason, inputs)"
+        f"{rows}"
     )
+
+
+def _json_rows(names: tuple[str, ...], rows: Iterable[tuple]) -> str:
+    """Rows as the one parameter of `_recordset`: a statement of one text whatever their number, and the
+    rows are parsed by the database (psycopg binding them as typed arrays cost the router more Python
+    than the rest of the statement)."""
+    return json.dumps([dict(zip(names, row, strict=True)) for row in rows], ensure_ascii=False, default=_iso)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime.date):  # dates and datetimes (aware: with their offset)
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _recordset(columns: str) -> str:
+    """The rows of one JSON parameter (`_json_rows`) as a table ``v`` with the given typed columns."""
+    return f"json_to_recordset(%s::json) AS v ({columns})"
 
 
 def _decision_copy_text(
@@ -1507,8 +1530,7 @@ def _write_decisions(
             (*d[:6], f"lead {d[0]}{d[6].tail(d[8], d[9], d[10]).raw}", d[6].head.raw + _inputs_tail(*d[7:11]))
             for d in decisions
         ]
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        _execute(_decisions_sql(), [now, actor_id, seed, batch, *columns], prepared=True)
+        _execute(_decisions_sql(), [now, actor_id, seed, batch, _json_rows(_DECISION_ROW, rows)], prepared=True)
         return
     RoutingDecision.objects.bulk_create(
         [
@@ -1602,13 +1624,13 @@ def _notify_in_one_statement(notes: list[tuple], task) -> bool:
     fields = [f for f in DBTaskResult._meta.concrete_fields if f.name != "args_kwargs"]
     qn = connection.ops.quote_name
     note_columns = ("user_id", "kind", "lead_id", "count", "message", "created_at")
-    # the notes as arrays (one statement text for any number of them); the task row's own values
-    params: list[Any] = [list(column) for column in zip(*notes, strict=True)]
+    # the notes as one JSON parameter (one statement text for any number of them); the task row's values
+    params: list[Any] = [_json_rows(note_columns, notes)]
     params += [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+    typed = "user_id bigint, kind text, lead_id bigint, count integer, message text, created_at timestamptz"
     sql = (  # table and column names only are formatted in
         f"WITH n AS (INSERT INTO {Notification._meta.db_table} ({', '.join(note_columns)}) "  # noqa: S608
-        "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::integer[], %s::text[], "
-        "%s::timestamptz[]) RETURNING id) "
+        f"SELECT * FROM {_recordset(typed)} RETURNING id) "
         f"INSERT INTO {qn(DBTaskResult._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}, args_kwargs) "
         # each value cast to its column's type: the statement is prepared (server-side binding)
         f"SELECT {', '.join(f'%s::{f.db_type(connection)}' for f in fields)}, jsonb_build_object('args', "

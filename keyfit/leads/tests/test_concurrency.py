@@ -508,9 +508,9 @@ def test_a_waiting_producer_takes_the_lead_when_its_lead_is_left(monkeypatch):
 @pytest.mark.postgres
 @pytest.mark.django_db
 @pytest.mark.parametrize("prepared", [False, True], ids=["plain", "prepared"])
-def test_small_batches_write_their_rows_as_arrays_in_fixed_statements(prepared, monkeypatch, settings):
+def test_small_batches_write_their_rows_as_json_in_fixed_statements(prepared, monkeypatch, settings):
     """A small batch (online routing) writes its leads, decisions, quota counters, notifications and task
-    row with one statement text each whatever the number of rows (the rows as arrays), prepared once
+    row with one statement text each whatever the number of rows (the rows as one JSON parameter), prepared once
     per connection with persistent connections: names with quotes, backslashes, tabs and braces survive,
     a decision without a rule or owner has its NULLs, and a second batch reuses the statements."""
     if connection.vendor != "postgresql":
@@ -559,14 +559,16 @@ def test_small_batches_write_their_rows_as_arrays_in_fixed_statements(prepared, 
     with CaptureQueriesContext(connection) as second:
         route_leads(seed=3, now=NOW)
     assert RoutingDecision.objects.filter(lead__in=again, kind="unrouted").count() == 2
-    for captured in (first, second):  # 4 rows, then 2: one INSERT each, its rows as arrays
+    for captured in (first, second):  # 4 rows, then 2: one INSERT each, its rows as one JSON parameter
         # (Django logs a statement bound on the server as "QUERY = '…' PARAMS = …")
         logged = [q["sql"].removeprefix("QUERY = '") for q in captured]
         inserts = [sql for sql in logged if sql.startswith("INSERT INTO leads_routingdecision")]
-        assert len(inserts) == 1 and "unnest(" in inserts[0]
+        assert len(inserts) == 1 and "json_to_recordset(" in inserts[0]
     if prepared:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%unnest%"])
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%json_to_recordset%"]
+            )
             assert cursor.fetchone()[0] >= 3  # leads, decisions, quota counters
             cursor.execute(
                 "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%INSERT INTO leads_notif%"]
