@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -914,17 +914,16 @@ def _take_in_and_wait(intake: tuple[str, list], router: _RouterLock) -> tuple[in
     """Send the intake statement between BEGIN and COMMIT, then the wait for the router, in one pipeline:
     the lead is committed before its producer waits. (The new id, the wait's row.)"""
     sql, params = intake
-    connection.ensure_connection()
-    raw = connection.connection
+    conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself (`connection` is looked up per access)
+    conn.ensure_connection()
+    raw = conn.connection
     router.held = None
     try:  # errors as Django's (the pipeline raises them at its sync, outside any Django cursor)
-        with connection.wrap_database_errors, raw.pipeline():
-            with connection.cursor() as cursor:
-                cursor.execute("BEGIN")
+        with conn.wrap_database_errors, conn.cursor() as control, raw.pipeline():
+            control.execute("BEGIN")
             inserted = prepared_cursor()
             inserted.execute(sql, params)
-            with connection.cursor() as cursor:
-                cursor.execute("COMMIT")
+            control.execute("COMMIT")
             waited = prepared_cursor()
             waited.execute(_WAIT_FOR_INSERTED_SQL, [ONLINE_ROUTER_LOCK])
     except Exception:
@@ -932,7 +931,7 @@ def _take_in_and_wait(intake: tuple[str, list], router: _RouterLock) -> tuple[in
         from psycopg.pq import TransactionStatus
 
         if raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
-            with connection.cursor() as cursor:
+            with conn.cursor() as cursor:
                 cursor.execute("ROLLBACK")
         raise
     with inserted, waited:
@@ -1596,6 +1595,31 @@ def _tasks_in_database(task) -> bool:
     return isinstance(task.get_backend(), DatabaseBackend)
 
 
+_NOTE_COLUMNS = ("user_id", "kind", "lead_id", "count", "message", "created_at")
+_NOTIFY_SQL: tuple[str, list] | None = None
+
+
+def _notify_sql(task_model) -> tuple[str, list]:
+    """The statement of `_notify_in_one_statement` and the task row's fields it binds, built once per
+    process (only table and column names and types go in)."""
+    global _NOTIFY_SQL
+    if _NOTIFY_SQL is None:
+        fields = [f for f in task_model._meta.concrete_fields if f.name != "args_kwargs"]
+        qn = connection.ops.quote_name
+        typed = "user_id bigint, kind text, lead_id bigint, count integer, message text, created_at timestamptz"
+        sql = (
+            f"WITH n AS (INSERT INTO {Notification._meta.db_table} ({', '.join(_NOTE_COLUMNS)}) "  # noqa: S608
+            f"SELECT * FROM {_recordset(typed)} RETURNING id) "
+            f"INSERT INTO {qn(task_model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}, args_kwargs) "
+            # each value cast to its column's type: the statement is prepared (server-side binding)
+            f"SELECT {', '.join(f'%s::{f.db_type(connection)}' for f in fields)}, jsonb_build_object('args', "
+            "'[]'::jsonb, 'kwargs', jsonb_build_object('notification_ids', (SELECT jsonb_agg(id ORDER BY id) "
+            "FROM n))) RETURNING args_kwargs"
+        )
+        _NOTIFY_SQL = (sql, fields)
+    return _NOTIFY_SQL
+
+
 def _notify_in_one_statement(notes: list[tuple], task) -> bool:
     """PostgreSQL with the database task queue: insert the notifications and the row of the task that
     e-mails them in one statement (the task's arguments, the new notifications' ids, are built by the
@@ -1621,22 +1645,10 @@ def _notify_in_one_statement(notes: list[tuple], task) -> bool:
         backend_name=backend.alias,
     )
     pre_save.send(sender=DBTaskResult, instance=row, raw=False, using=connection.alias, update_fields=None)
-    fields = [f for f in DBTaskResult._meta.concrete_fields if f.name != "args_kwargs"]
-    qn = connection.ops.quote_name
-    note_columns = ("user_id", "kind", "lead_id", "count", "message", "created_at")
+    sql, fields = _notify_sql(DBTaskResult)
     # the notes as one JSON parameter (one statement text for any number of them); the task row's values
-    params: list[Any] = [_json_rows(note_columns, notes)]
+    params: list[Any] = [_json_rows(_NOTE_COLUMNS, notes)]
     params += [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
-    typed = "user_id bigint, kind text, lead_id bigint, count integer, message text, created_at timestamptz"
-    sql = (  # table and column names only are formatted in
-        f"WITH n AS (INSERT INTO {Notification._meta.db_table} ({', '.join(note_columns)}) "  # noqa: S608
-        f"SELECT * FROM {_recordset(typed)} RETURNING id) "
-        f"INSERT INTO {qn(DBTaskResult._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}, args_kwargs) "
-        # each value cast to its column's type: the statement is prepared (server-side binding)
-        f"SELECT {', '.join(f'%s::{f.db_type(connection)}' for f in fields)}, jsonb_build_object('args', "
-        "'[]'::jsonb, 'kwargs', jsonb_build_object('notification_ids', (SELECT jsonb_agg(id ORDER BY id) FROM n))) "
-        "RETURNING args_kwargs"
-    )
     cursor = prepared_cursor()  # closed once read (in a pipeline, after the sync)
     cursor.execute(sql, params)
 
