@@ -367,9 +367,12 @@ def test_overlapped_batches_hand_out_leads_as_one_batch_after_the_other(ahead, m
 def _router_lock_holders() -> int:
     from keyfit.leads.routing import ONLINE_ROUTER_LOCK
 
-    with connection.cursor() as cursor:  # a bigint key: the high half in classid, the low half in objid
+    # a bigint key: the high half in classid, the low half in objid; advisory locks belong to a database
+    # (tests running at once in other databases hold their own)
+    with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND (classid::bigint << 32) + objid::bigint = %s",
             [ONLINE_ROUTER_LOCK],
         )
