@@ -816,7 +816,7 @@ def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
     else the next one routes every lead waiting by then. When another worker's batch already holds the
     lead, wait for that batch to commit instead.
     """
-    if _grouped():
+    if shares_batches():
         return _after_grouped(lead_id, _route_new_lead_grouped(actor=actor, seed=seed, lead_id=lead_id))
     result = route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id)
     return _after_grouped(lead_id, result)
@@ -828,7 +828,7 @@ def take_in_and_route(*, actor, seed: int, intake_sql: str, intake_params: list)
     for the online router (`keyfit_route_wait`, with the lead's id from its sequence) are one round
     trip. Returns the new lead's id and the routing result; None (nothing done) where it does not apply.
     """
-    if not _grouped():
+    if not shares_batches():
         return None
     intake = (intake_sql, intake_params)
     holder: list[int] = []
@@ -836,7 +836,7 @@ def take_in_and_route(*, actor, seed: int, intake_sql: str, intake_params: list)
     return holder[0], _after_grouped(holder[0], result)
 
 
-def _grouped() -> bool:
+def shares_batches() -> bool:
     """Whether intakes share the batches of one router holding the session lock: on PostgreSQL, outside
     a caller's transaction, unless session state cannot be relied on (a pooler in transaction mode,
     ``settings.ONLINE_ROUTER_SESSION_LOCK = False``); otherwise each intake routes the waiting leads in

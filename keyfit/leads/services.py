@@ -443,7 +443,7 @@ def lead_create(*, actor, data: dict[str, Any], route: bool = False, routing_see
     # Without an external id to check first, the lead and its audit event are one statement on PostgreSQL
     # (atomic by itself: no BEGIN and COMMIT round trips); otherwise check, save and audit in a transaction.
     external_id = values.get("external_id")
-    if lead.route_requested and not external_id:
+    if lead.route_requested and not external_id and routing.shares_batches():
         # the insert, its commit and the wait for the online router in one round trip (PostgreSQL)
         statement = _insert_statement(lead, actor=actor)
         taken = statement and routing.take_in_and_route(
