@@ -320,8 +320,8 @@ def _lock_all_and_read_pending(
     with connection.cursor() as cursor:
         # only column names, choice values and integers are formatted in
         lock = "SELECT id, rr_position, config_version FROM leads_routingteam ORDER BY id FOR UPDATE"
-        # the batch's writes are prepared statements over arrays: planned once (a custom plan, the
-        # default for them, is planned again at every execution)
+        # the batch's writes are prepared statements over one JSON parameter: planned once (a custom
+        # plan, the default for them, is planned again at every execution)
         relax = "SET LOCAL synchronous_commit TO OFF; SET LOCAL plan_cache_mode TO force_generic_plan"
         sql = f"{relax}; {lock}; {_pending_sql(limit)}"
         cursor.execute(f"{sql}; {counters_sql}" if counters_sql else sql)
