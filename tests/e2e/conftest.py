@@ -26,6 +26,29 @@ CHROMIUM_ARGS = [
 ]
 
 
+def _serve_one_request_at_a_time() -> None:
+    """The live server answers one request at a time on SQLite. There the test database is in memory, and
+    every server thread shares the test's one connection. A page whose panels load at once (htmx,
+    `hx-trigger="load"`) sent overlapping requests through it, and now and then one failed. Without threads,
+    Django closes each HTTP connection after its answer, so a waiting browser connection never stalls the
+    server. PostgreSQL gives each server thread a connection of its own and keeps the threaded server."""
+    from django.conf import settings
+    from django.core.servers.basehttp import WSGIServer
+    from django.test.testcases import LiveServerThread
+
+    class OneAtATime(WSGIServer):
+        def __init__(self, *args, connections_override=None, **kwargs):
+            # requests are answered in the server's own thread, which took the overrides already
+            super().__init__(*args, **kwargs)
+
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        LiveServerThread.server_class = OneAtATime
+
+
+def pytest_configure(config):
+    _serve_one_request_at_a_time()
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/e2e/" in str(item.fspath):
