@@ -25,6 +25,15 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def json_default(value: Any) -> Any:
+    """``json.dumps(…, default=json_default)``: a value as `snapshot` writes it (dates and times in ISO
+    8601, decimals and UUIDs as strings, model instances by id); any other type is refused."""
+    safe = _json_safe(value)
+    if safe is value:
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return safe
+
+
 def snapshot(instance: models.Model) -> dict[str, Any]:
     """The instance's concrete field values, JSON-safe, keyed by attribute name (FKs as ids)."""
     data: dict[str, Any] = {}

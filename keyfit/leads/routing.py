@@ -27,6 +27,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from keyfit.core.audit import json_default
 from keyfit.core.db import prepared_cursor
 from keyfit.leads import routing_config
 from keyfit.leads.calendar import Calendar
@@ -817,23 +818,19 @@ def route_new_lead(*, actor, lead_id: int, seed: int = 0) -> RouteResult:
     lead, wait for that batch to commit instead.
     """
     if shares_batches():
-        return _after_grouped(lead_id, _route_new_lead_grouped(actor=actor, seed=seed, lead_id=lead_id))
+        _, result = _route_new_lead_grouped(actor=actor, seed=seed, lead_id=lead_id)
+        return _after_grouped(lead_id, result)
     result = route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id)
     return _after_grouped(lead_id, result)
 
 
-def take_in_and_route(*, actor, seed: int, intake_sql: str, intake_params: list) -> tuple[int, RouteResult] | None:
-    """`route_new_lead` for a lead not yet stored, on PostgreSQL outside a transaction: the statement
-    that inserts it (`intake_sql`, returning the new id as its first column), its commit and the wait
-    for the online router (`keyfit_route_wait`, with the lead's id from its sequence) are one round
-    trip. Returns the new lead's id and the routing result; None (nothing done) where it does not apply.
-    """
-    if not shares_batches():
-        return None
-    intake = (intake_sql, intake_params)
-    holder: list[int] = []
-    result = _route_new_lead_grouped(actor=actor, seed=seed, intake=intake, lead_ids=holder)
-    return holder[0], _after_grouped(holder[0], result)
+def take_in_and_route(*, actor, seed: int, intake_sql: str, intake_params: list) -> tuple[int, RouteResult]:
+    """`route_new_lead` for a lead not yet stored, where intakes share batches (`shares_batches()`): the
+    statement that inserts it (`intake_sql`, returning the new id as its first column), its commit and
+    the wait for the online router (`keyfit_route_wait`, with the lead's id from its sequence) are one
+    round trip. Returns the new lead's id and the routing result."""
+    lead_id, result = _route_new_lead_grouped(actor=actor, seed=seed, intake=(intake_sql, intake_params))
+    return lead_id, _after_grouped(lead_id, result)
 
 
 def shares_batches() -> bool:
@@ -894,14 +891,11 @@ class _RouterLock:
         cursor = connection.cursor()
         cursor.execute("SELECT pg_advisory_unlock(%s)", [ONLINE_ROUTER_LOCK])
 
-        def released() -> None:
-            try:
-                if cursor.fetchone()[0]:
-                    self.held = False
-            finally:
-                cursor.close()
+        def released(unlocked: bool) -> None:
+            if unlocked:
+                self.held = False
 
-        _after_sync(released)
+        _after_sync_value(cursor, released)
 
     def release(self) -> None:
         if self.held is not False:
@@ -915,11 +909,9 @@ def _take_in_and_wait(intake: tuple[str, list], router: _RouterLock) -> tuple[in
     the lead is committed before its producer waits. (The new id, the wait's row.)"""
     sql, params = intake
     conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself (`connection` is looked up per access)
-    conn.ensure_connection()
-    raw = conn.connection
     router.held = None
-    try:  # errors as Django's (the pipeline raises them at its sync, outside any Django cursor)
-        with conn.wrap_database_errors, conn.cursor() as control, raw.pipeline():
+    try:
+        with conn.cursor() as control, _pipelined(True):
             control.execute("BEGIN")
             inserted = prepared_cursor()
             inserted.execute(sql, params)
@@ -930,7 +922,8 @@ def _take_in_and_wait(intake: tuple[str, list], router: _RouterLock) -> tuple[in
         # a failed insert leaves the BEGIN's transaction open and aborted (its COMMIT was skipped)
         from psycopg.pq import TransactionStatus
 
-        if raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+        raw = conn.connection  # None if the connection could not be opened
+        if raw is not None and raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
             with conn.cursor() as cursor:
                 cursor.execute("ROLLBACK")
         raise
@@ -942,16 +935,15 @@ def _take_in_and_wait(intake: tuple[str, list], router: _RouterLock) -> tuple[in
 
 
 def _route_new_lead_grouped(
-    *, actor, seed: int, lead_id: int | None = None, intake: tuple[str, list] | None = None, lead_ids=None
-) -> RouteResult:
+    *, actor, seed: int, lead_id: int | None = None, intake: tuple[str, list] | None = None
+) -> tuple[int, RouteResult]:
     """Route as the leader, or — once another leader's committed batch placed the lead — return a result
     with no decision whose `written` holds the lead's routing columns as that batch left them. With
-    `intake`, the lead is inserted first in the same round trip as the wait; its id goes to `lead_ids`."""
+    `intake`, the lead is inserted first in the same round trip as the wait. (The lead's id, the result.)"""
     router = _RouterLock()
     try:
         if intake is not None:
             lead_id, row = _take_in_and_wait(intake, router)
-            lead_ids.append(lead_id)
         else:
             with prepared_cursor() as cursor:
                 router.held = None
@@ -962,8 +954,9 @@ def _route_new_lead_grouped(
             done = RouteResult()
             if row[1]:  # the lead is there: what the batch wrote to it
                 done.written[lead_id] = dict(zip(_WRITTEN_FIELDS, row[2:], strict=True))
-            return done
-        return route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id, release=router)
+            return lead_id, done
+        routed = route_leads(actor=actor, seed=seed, pending=True, batch_size=500, waiting_for=lead_id, release=router)
+        return lead_id, routed
     finally:
         router.release()
 
@@ -1308,8 +1301,8 @@ def _pipelined(small: bool):
     if small and connection.vendor == "postgresql":
         connection.ensure_connection()
         _pipeline.after_sync = after = []
-        try:
-            with connection.connection.pipeline():
+        try:  # errors as Django's: the pipeline raises them at its sync, outside any Django cursor
+            with connection.wrap_database_errors, connection.connection.pipeline():
                 yield True
         finally:
             _pipeline.after_sync = None
@@ -1327,6 +1320,20 @@ def _after_sync(callback: Callable[[], None]) -> None:
         callback()
     else:
         pending.append(callback)
+
+
+def _after_sync_value(cursor, use: Callable[[Any], None]) -> None:
+    """Once `cursor`'s statement is answered (`_after_sync`): the first column of its row to `use`, the
+    cursor closed."""
+
+    def read() -> None:
+        try:
+            value = cursor.fetchone()[0]
+        finally:
+            cursor.close()
+        use(value)
+
+    _after_sync(read)
 
 
 def _execute(sql: str, params: list, *, prepared: bool = False) -> None:
@@ -1461,13 +1468,7 @@ def _json_rows(names: tuple[str, ...], rows: Iterable[tuple]) -> str:
     """Rows as the one parameter of `_recordset`: a statement of one text whatever their number, and the
     rows are parsed by the database (psycopg binding them as typed arrays cost the router more Python
     than the rest of the statement)."""
-    return json.dumps([dict(zip(names, row, strict=True)) for row in rows], ensure_ascii=False, default=_iso)
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, datetime.date):  # dates and datetimes (aware: with their offset)
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return json.dumps([dict(zip(names, row, strict=True)) for row in rows], ensure_ascii=False, default=json_default)
 
 
 def _recordset(columns: str) -> str:
@@ -1649,14 +1650,10 @@ def _notify_in_one_statement(notes: list[tuple], task) -> bool:
     # the notes as one JSON parameter (one statement text for any number of them); the task row's values
     params: list[Any] = [_json_rows(_NOTE_COLUMNS, notes)]
     params += [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
-    cursor = prepared_cursor()  # closed once read (in a pipeline, after the sync)
+    cursor = prepared_cursor()
     cursor.execute(sql, params)
 
-    def enqueued() -> None:
-        try:
-            args_kwargs = cursor.fetchone()[0]
-        finally:
-            cursor.close()
+    def enqueued(args_kwargs) -> None:
         row.args_kwargs = json.loads(args_kwargs) if isinstance(args_kwargs, str) else args_kwargs
         row._state.adding = False
         row._state.db = connection.alias
@@ -1665,5 +1662,5 @@ def _notify_in_one_statement(notes: list[tuple], task) -> bool:
         )
         task_enqueued.send(type(backend), task_result=row.task_result)
 
-    _after_sync(enqueued)
+    _after_sync_value(cursor, enqueued)
     return True

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from keyfit.core.audit import _SKIP as AUDIT_SKIPPED
-from keyfit.core.audit import audit_record, snapshot
+from keyfit.core.audit import audit_record, json_default, snapshot
 from keyfit.core.customfields import custom_field_definitions, custom_fields_clean
 from keyfit.core.db import prepared_cursor
 from keyfit.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -443,18 +443,15 @@ def lead_create(*, actor, data: dict[str, Any], route: bool = False, routing_see
     # Without an external id to check first, the lead and its audit event are one statement on PostgreSQL
     # (atomic by itself: no BEGIN and COMMIT round trips); otherwise check, save and audit in a transaction.
     external_id = values.get("external_id")
+    routed = None  # routing's result when the intake itself waited for the router
     if lead.route_requested and not external_id and routing.shares_batches():
-        # the insert, its commit and the wait for the online router in one round trip (PostgreSQL)
         statement = _insert_statement(lead, actor=actor)
-        taken = statement and routing.take_in_and_route(
-            actor=actor, seed=routing_seed, intake_sql=statement[0], intake_params=statement[1]
-        )
-        if taken:
-            _inserted(lead, taken[0])
-            if not taken[1].apply_to(lead):
-                lead.refresh_from_db()
-            return lead
-    if external_id or not _insert_with_audit(lead, actor=actor):
+        if statement is not None:  # the insert, its commit and the wait for the router: one round trip
+            lead_id, routed = routing.take_in_and_route(
+                actor=actor, seed=routing_seed, intake_sql=statement[0], intake_params=statement[1]
+            )
+            _inserted(lead, lead_id)
+    if routed is None and (external_id or not _insert_with_audit(lead, actor=actor)):
         with transaction.atomic():
             if external_id and _check_external_ids([external_id]):
                 raise ValidationFailed(fields={"external_id": [_("A lead with this external id exists.")]})
@@ -465,8 +462,9 @@ def lead_create(*, actor, data: dict[str, Any], route: bool = False, routing_see
     # routing runs in its own transaction once the lead is safely stored (inside a caller's
     # transaction it is simply part of it); concurrent intakes share routing batches
     if lead.route_requested:
-        result = routing.route_new_lead(actor=actor, lead_id=lead.pk, seed=routing_seed)
-        if not result.apply_to(lead):  # routed by another producer's batch: read what it wrote
+        if routed is None:
+            routed = routing.route_new_lead(actor=actor, lead_id=lead.pk, seed=routing_seed)
+        if not routed.apply_to(lead):  # routed by another producer's batch: read what it wrote
             lead.refresh_from_db()
     return lead
 
@@ -540,15 +538,6 @@ def _insert_sql() -> str | None:
     return _INSERT_SQL
 
 
-def _json_default(value: Any) -> Any:
-    """JSON of a lead value as `keyfit.core.audit.snapshot` writes it."""
-    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def _insert_with_audit(lead: Lead, *, actor) -> bool:
     """Insert the new `lead` and its creation audit event — the event `audit_record` writes for `lead.save()`
     — in one statement on PostgreSQL (the row as one JSON parameter, the statement built once per
@@ -580,7 +569,7 @@ def _insert_statement(lead: Lead, *, actor) -> tuple[str, list] | None:
     actor_obj = actor if getattr(actor, "is_authenticated", False) else None
     text = str(lead)
     return sql, [
-        json.dumps(row, default=_json_default),
+        json.dumps(row, default=json_default),
         timezone.now(),
         actor_obj.pk if actor_obj else None,
         (str(actor_obj) if actor_obj else str(actor or "system"))[:200],
